@@ -1,0 +1,131 @@
+"""Every setting in one place: its name, default, type and check.
+
+Settings come from the environment, after python-dotenv has loaded `.env` (without overriding
+variables that are already set). `config.example.env` documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+_ARN = re.compile(r"^arn:[a-z\d-]+:personalize:[a-z\d-]+:\d{12}:[a-z-]+/.+$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot use; the message names the setting."""
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise ValueError("expected true or false")
+
+
+def _num_results(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 100:
+        raise ValueError("expected a whole number from 1 to 100")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return number
+
+
+def _arn(value: str) -> str:
+    value = value.strip()
+    if value and not _ARN.match(value):
+        raise ValueError("expected an ARN like arn:aws:personalize:REGION:ACCOUNT:campaign/NAME")
+    return value
+
+
+def _recipe(value: str) -> str:
+    value = value.strip()
+    if value not in RECIPES:
+        raise ValueError(f"expected one of {', '.join(RECIPES)}")
+    return value
+
+
+RECIPES = ("user-personalization", "popularity-count")
+
+# name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
+# on the shipped sample data, no OMDb key, served on the workshop's port on this machine only.
+SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "RATINGS_PATH": ("data/ratings.csv", _text),
+    "ITEMS_PATH": ("data/items.csv", _text),
+    "RECIPE": ("user-personalization", _recipe),
+    "PERSONALIZE_CAMPAIGN_ARN": ("", _arn),
+    "PERSONALIZE_RECOMMENDER_ARN": ("", _arn),
+    "PERSONALIZE_FILTER_ARN": ("", _arn),
+    "PERSONALIZE_SIMS_CAMPAIGN_ARN": ("", _arn),
+    "PERSONALIZE_TRACKING_ID": ("", _text),
+    "AWS_REGION": ("", _text),
+    "OMDB_API_KEY": ("", _text),
+    "NUM_RESULTS": (10, _num_results),
+    "HOST": ("127.0.0.1", _text),
+    "PORT": (8080, _port),
+    "SECRET_KEY": ("", _text),
+    "DEBUG": (False, _flag),
+}
+
+
+def defaults() -> dict[str, Any]:
+    return {name: default for name, (default, _parse) in SETTINGS.items()}
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting from the environment (loading `.env` first), checking each value."""
+    if environ is None:
+        load_dotenv(PROJECT_DIR / ".env", override=False)
+        environ = os.environ
+    settings = defaults()
+    for name, (_default, parse) in SETTINGS.items():
+        raw = environ.get(name)
+        if raw is None:
+            continue
+        try:
+            settings[name] = parse(raw)
+        except ValueError as error:
+            # The value itself is left out of the message: it may be a secret.
+            raise ConfigError(f"{name}: {error}") from None
+    return check(settings)
+
+
+def check(settings: dict[str, Any]) -> dict[str, Any]:
+    """Checks that involve more than one setting."""
+    if settings["PERSONALIZE_CAMPAIGN_ARN"] and settings["PERSONALIZE_RECOMMENDER_ARN"]:
+        raise ConfigError(
+            "PERSONALIZE_CAMPAIGN_ARN and PERSONALIZE_RECOMMENDER_ARN are both set; "
+            "GetRecommendations takes one or the other"
+        )
+    return settings
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Relative data paths are relative to the project, wherever the app is started from."""
+    path = Path(path)
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
+def region_of(arn: str) -> str:
+    """The region named in an ARN ("" when there is none)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""

@@ -1,0 +1,192 @@
+"""The Amazon Personalize backend, against botocore's Stubber (parameters checked by the model)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+from botocore.stub import Stubber
+
+from personalize import (
+    PersonalizeRecommender,
+    Recommendation,
+    RecommenderUnavailable,
+    make_runtime_client,
+)
+
+CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/movies"
+RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
+FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/unwatched"
+SIMS = "arn:aws:personalize:us-east-1:123456789012:campaign/movies-sims"
+
+
+@pytest.fixture
+def runtime():
+    client = boto3.client(
+        "personalize-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def item_list(*ids: str) -> dict:
+    return {
+        "itemList": [{"itemId": item, "score": 1.0 / (rank + 1)} for rank, item in enumerate(ids)],
+        "recommendationId": "RID-1",
+    }
+
+
+def test_campaign_recommendations_pass_user_and_count(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("Heat (1995)", "Alien (1979)"),
+        {"campaignArn": CAMPAIGN, "userId": "42", "numResults": 2},
+    )
+    listing = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("42", 2)
+    assert [item.item_id for item in listing.items] == ["Heat (1995)", "Alien (1979)"]
+    assert listing.items[0].score == 1.0
+    assert listing.cold_start is False
+
+
+def test_recommender_arn_is_sent_instead_of_campaign(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("1"),
+        {"recommenderArn": RECOMMENDER, "userId": "u/1 é", "numResults": 1},
+    )
+    backend = PersonalizeRecommender(client, recommender_arn=RECOMMENDER)
+    assert backend.recommend("u/1 é", 1).items == [Recommendation("1", 1.0)]
+    assert backend.description == "Amazon Personalize · recommender top-picks"
+
+
+def test_filter_and_its_values_are_sent(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("7"),
+        {
+            "campaignArn": CAMPAIGN,
+            "userId": "1",
+            "numResults": 5,
+            "filterArn": FILTER,
+            "filterValues": {"GENRES": '"Comedy"'},
+        },
+    )
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, filter_arn=FILTER)
+    assert backend.recommend("1", 5, filter_values={"GENRES": '"Comedy"'}).items[0].item_id == "7"
+
+
+def test_reasons_from_user_personalization_v2_are_kept(runtime):
+    client, stubber = runtime
+    response = {"itemList": [{"itemId": "9", "reason": ["Exploration"]}]}
+    stubber.add_response("get_recommendations", response, None)
+    listing = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 1)
+    assert listing.items[0].reason == "Exploration"
+
+
+def test_similar_items_use_the_sims_campaign(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("2", "3"),
+        {"campaignArn": SIMS, "itemId": "1", "numResults": 2},
+    )
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, sims_campaign_arn=SIMS)
+    assert [item.item_id for item in backend.similar("1", 2)] == ["2", "3"]
+
+
+def test_similar_items_without_a_sims_campaign_make_no_call(runtime):
+    client, _stubber = runtime  # any call would fail: nothing is queued
+    assert PersonalizeRecommender(client, campaign_arn=CAMPAIGN).similar("1", 5) == []
+
+
+def test_exactly_one_arn_is_required(runtime):
+    client, _stubber = runtime
+    with pytest.raises(ValueError):
+        PersonalizeRecommender(client)
+    with pytest.raises(ValueError):
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN, recommender_arn=RECOMMENDER)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "reason_part", "hint_part"),
+    [
+        ("ResourceNotFoundException", 404, "has no resource", "ACTIVE"),
+        ("InvalidInputException", 400, "rejected the request", "filter"),
+        ("ThrottlingException", 400, "throttling", "minProvisionedTPS"),
+        ("AccessDeniedException", 403, "refused", "personalize:GetRecommendations"),
+        ("UnrecognizedClientException", 403, "refused", "credentials"),
+        ("InternalFailure", 500, "InternalFailure", ""),
+    ],
+)
+def test_service_errors_become_unavailable_with_a_hint(
+    runtime, code, status, reason_part, hint_part
+):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", code, "details from AWS", status)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert reason_part in caught.value.reason
+    assert hint_part in caught.value.hint
+
+
+def test_wrong_region_is_named_in_the_hint(runtime):
+    client, stubber = runtime  # the client is in us-east-1
+    other = CAMPAIGN.replace("us-east-1", "eu-west-1")
+    stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=other).recommend("1", 10)
+    assert "AWS_REGION is us-east-1 but the ARN names eu-west-1" in caught.value.hint
+
+
+class _FailingClient:
+    """Stands in for a client whose transport fails before any response (Stubber can't)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.meta = type("Meta", (), {"region_name": "us-east-1"})()
+
+    def get_recommendations(self, **_request):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "reason_part"),
+    [
+        (NoCredentialsError(), "No AWS credentials"),
+        (NoRegionError(), "No AWS region"),
+        (EndpointConnectionError(endpoint_url="https://example.invalid"), "could not be reached"),
+        (ConnectTimeoutError(endpoint_url="https://example.invalid"), "could not be reached"),
+    ],
+)
+def test_transport_failures_become_unavailable(error, reason_part):
+    backend = PersonalizeRecommender(_FailingClient(error), campaign_arn=CAMPAIGN)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        backend.recommend("1", 10)
+    assert reason_part in caught.value.reason
+    assert caught.value.hint
+
+
+def test_runtime_client_retries_in_standard_mode_with_timeouts():
+    client = make_runtime_client("eu-west-1")
+    assert client.meta.region_name == "eu-west-1"
+    assert client.meta.config.retries["mode"] == "standard"
+    assert client.meta.config.connect_timeout == 3
+    assert client.meta.config.read_timeout == 5
+
+
+def test_health_makes_no_call(runtime):
+    client, _stubber = runtime
+    health = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).health()
+    assert health == {"backend": "personalize", "arn": CAMPAIGN, "region": "us-east-1"}
