@@ -1,0 +1,407 @@
+"""OmdbClient against a mocked OMDb (the responses library): lookups, caching, failures, secrecy."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from catalog import Movie
+from omdb import MovieDetails, OmdbClient, normalise_imdb_id
+
+BASE_URL = "https://www.omdbapi.com/"
+KEY = "s3cr3t-k3y-4711"
+
+MATRIX = Movie("2571", "The Matrix", 1999, ("Action", "Sci-Fi"), "tt0133093")
+HEAT = Movie("6", "Heat", 1995, ("Action", "Crime"))
+UNKNOWN = Movie("999999", "No Such Film", 2001)
+
+MATRIX_BODY = {
+    "Title": "The Matrix",
+    "Year": "1999",
+    "Runtime": "136 min",
+    "Director": "Lana Wachowski, Lilly Wachowski",
+    "Actors": "Keanu Reeves, Laurence Fishburne, Carrie-Anne Moss",
+    "Plot": "A computer hacker learns about the true nature of reality.",
+    "Poster": "https://m.media-amazon.com/images/M/matrix.jpg",
+    "imdbRating": "8.7",
+    "imdbID": "tt0133093",
+    "Type": "movie",
+    "Response": "True",
+}
+HEAT_BODY = {
+    **MATRIX_BODY,
+    "Title": "Heat",
+    "Year": "1995",
+    "imdbID": "tt0113277",
+    "Poster": "https://m.media-amazon.com/images/M/heat.jpg",
+    "Runtime": "170 min",
+}
+NOT_FOUND = {"Response": "False", "Error": "Movie not found!"}
+INVALID_KEY = {"Response": "False", "Error": "Invalid API key!"}
+LIMIT_REACHED = {"Response": "False", "Error": "Request limit reached!"}
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    """Every HTTP request goes to the mock; a registered answer that is never asked for fails."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def cache_file(tmp_path: Path) -> Path:
+    return tmp_path / "instance" / "omdb-cache.sqlite"
+
+
+@pytest.fixture
+def make_client(cache_file: Path) -> Iterator[Callable[..., OmdbClient]]:
+    clients: list[OmdbClient] = []
+
+    def make(api_key: str | None = KEY, **options: Any) -> OmdbClient:
+        options.setdefault("cache_path", cache_file)
+        client = OmdbClient(api_key, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def query(call: Any) -> dict[str, str]:
+    """The query parameters of a recorded request, one value each."""
+    return {name: values[0] for name, values in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def answer(mocked: responses.RequestsMock, body: Any, *, status: int = 200, **params: str) -> None:
+    """Register an OMDb answer, matched on the given query parameters when there are any."""
+    match = [matchers.query_param_matcher(params, strict_match=False)] if params else []
+    if isinstance(body, (dict, list)):
+        mocked.add(responses.GET, BASE_URL, json=body, status=status, match=match)
+    else:
+        mocked.add(responses.GET, BASE_URL, body=body, status=status, match=match)
+
+
+# --- successful lookups -----------------------------------------------------------------------
+
+
+def test_lookup_by_imdb_id_sends_i_and_the_key(mocked, make_client):
+    answer(mocked, MATRIX_BODY)
+
+    details = make_client().lookup(MATRIX)
+
+    assert query(mocked.calls[0]) == {"apikey": KEY, "i": "tt0133093"}
+    assert details == MovieDetails(
+        poster_url="https://m.media-amazon.com/images/M/matrix.jpg",
+        plot="A computer hacker learns about the true nature of reality.",
+        runtime="136 min",
+        imdb_rating="8.7",
+        imdb_id="tt0133093",
+        director="Lana Wachowski, Lilly Wachowski",
+        actors="Keanu Reeves, Laurence Fishburne, Carrie-Anne Moss",
+    )
+    assert details.imdb_url == "https://www.imdb.com/title/tt0133093/"
+
+
+def test_lookup_without_imdb_id_asks_by_title_and_year(mocked, make_client):
+    answer(mocked, HEAT_BODY)
+
+    details = make_client().lookup(HEAT)
+
+    assert query(mocked.calls[0]) == {"apikey": KEY, "t": "Heat", "y": "1995", "type": "movie"}
+    assert details is not None and details.imdb_id == "tt0113277"
+
+
+def test_title_lookup_drops_a_movielens_alternative_title(mocked, make_client):
+    answer(mocked, HEAT_BODY)
+
+    make_client().lookup(Movie("47", "Seven (a.k.a. Se7en)", 1995))
+
+    assert query(mocked.calls[0])["t"] == "Seven"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("tt0114709", "tt0114709"),
+        ("0114709", "tt0114709"),
+        ("114709", "tt0114709"),
+        ("", None),
+        (None, None),
+        ("not-an-id", None),
+    ],
+)
+def test_imdb_ids_are_normalised_as_links_csv_needs(raw, expected):
+    assert normalise_imdb_id(raw) == expected
+
+
+def test_poster_na_gives_details_without_a_poster(mocked, make_client):
+    answer(mocked, {**MATRIX_BODY, "Poster": "N/A", "imdbRating": "N/A"})
+
+    details = make_client().lookup(MATRIX)
+
+    assert details is not None
+    assert details.poster_url is None and details.imdb_rating is None
+    assert details.runtime == "136 min"
+
+
+def test_details_of_a_page_has_one_entry_per_item_id(mocked, make_client):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, HEAT_BODY, t="Heat")
+    answer(mocked, NOT_FOUND, t="No Such Film")
+
+    found = make_client().details([MATRIX, HEAT, UNKNOWN, MATRIX])
+
+    assert set(found) == {"2571", "6", "999999"}
+    assert found["2571"].imdb_id == "tt0133093"
+    assert found["6"].imdb_id == "tt0113277"
+    assert found["999999"] is None
+    assert len(mocked.calls) == 3  # the duplicate is looked up once
+
+
+# --- caching -------------------------------------------------------------------------------------
+
+
+def test_a_second_view_is_served_from_the_cache(mocked, make_client):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, HEAT_BODY, t="Heat")
+    client = make_client()
+
+    first = client.details([MATRIX, HEAT])
+    second = client.details([MATRIX, HEAT])
+
+    assert len(mocked.calls) == 2
+    assert second == first and second["2571"] is not None
+
+
+def test_not_found_is_cached(mocked, make_client):
+    answer(mocked, NOT_FOUND)
+    client = make_client()
+
+    assert client.lookup(UNKNOWN) is None
+    assert client.lookup(UNKNOWN) is None
+    assert len(mocked.calls) == 1
+
+
+def test_the_cache_survives_a_new_client_on_the_same_file(mocked, make_client):
+    answer(mocked, MATRIX_BODY)
+    first = make_client()
+    found = first.lookup(MATRIX)
+    first.close()
+
+    again = make_client().lookup(MATRIX)
+
+    assert again == found and again is not None
+    assert len(mocked.calls) == 1
+
+
+def test_the_key_is_not_stored_in_the_cache_file(mocked, make_client, cache_file):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, NOT_FOUND, t="No Such Film")
+    client = make_client()
+    client.details([MATRIX, UNKNOWN])
+    client.close()
+
+    stored = cache_file.read_bytes()
+
+    assert b"tt0133093" in stored  # the answers were written ...
+    assert KEY.encode() not in stored  # ... but not the key
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, INVALID_KEY),
+        (200, INVALID_KEY),
+        (401, {"Response": "False", "Error": "No API key provided."}),
+        (200, LIMIT_REACHED),
+        (401, LIMIT_REACHED),
+        (503, "<html>Service Unavailable</html>"),
+        (500, {"Response": "False", "Error": "Something broke"}),
+        (200, "not json at all"),
+    ],
+)
+def test_errors_are_not_cached_so_a_fixed_key_works_at_once(mocked, make_client, status, body):
+    answer(mocked, body, status=status)
+    answer(mocked, MATRIX_BODY)  # the next answer, once the key is fixed or OMDb recovers
+    client = make_client()
+
+    assert client.lookup(MATRIX) is None
+    assert client.lookup(MATRIX) is not None
+    assert client.lookup(MATRIX) is not None  # now cached
+    assert len(mocked.calls) == 2
+
+
+# --- failures: no metadata, a warning, never the key --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "warning"),
+    [
+        (401, INVALID_KEY, "OMDb rejected the API key"),
+        (200, INVALID_KEY, "OMDb rejected the API key"),
+        (200, LIMIT_REACHED, "OMDb request limit reached"),
+        (
+            401,
+            {"Response": "False", "Error": "Daily request limit reached!"},
+            "OMDb request limit reached",
+        ),
+        (200, "<html>oops</html>", "OMDb sent a non-JSON answer (HTTP 200) for The Matrix (1999)"),
+        (502, "Bad Gateway", "OMDb sent a non-JSON answer (HTTP 502) for The Matrix (1999)"),
+    ],
+)
+def test_error_answers_give_no_metadata_and_a_warning(
+    mocked, make_client, caplog, status, body, warning
+):
+    caplog.set_level(logging.DEBUG, logger="omdb")
+    answer(mocked, body, status=status)
+
+    assert make_client().lookup(MATRIX) is None
+
+    assert warning in caplog.text
+    assert KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "warning"),
+    [
+        (requests.exceptions.ConnectTimeout, "OMDb timed out for Heat (1995) (ConnectTimeout)"),
+        (requests.exceptions.ReadTimeout, "OMDb timed out for Heat (1995) (ReadTimeout)"),
+        (
+            requests.exceptions.ConnectionError,
+            "OMDb could not be reached for Heat (1995) (ConnectionError)",
+        ),
+    ],
+)
+def test_network_failures_are_logged_without_the_key(mocked, make_client, caplog, error, warning):
+    caplog.set_level(logging.DEBUG, logger="omdb")
+    # requests puts the full URL, key included, into its exception messages.
+    mocked.add(responses.GET, BASE_URL, body=error(f"Max retries with url: /?apikey={KEY}&t=Heat"))
+
+    found = make_client().details([HEAT])
+
+    assert found == {"6": None}
+    assert warning in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_the_key_never_appears_in_the_clients_repr(make_client):
+    assert KEY not in repr(make_client())
+
+
+def test_an_invalid_key_stops_the_remaining_lookups_of_the_page(mocked, make_client, caplog):
+    answer(mocked, INVALID_KEY, status=401)
+    movies = [Movie(str(n), f"Film {n}", 2000) for n in range(5)]
+
+    found = make_client(max_workers=1).details(movies)
+
+    assert found == {str(n): None for n in range(5)}
+    assert len(mocked.calls) == 1
+    assert caplog.text.count("OMDb rejected the API key") == 1
+
+
+def test_an_unreachable_omdb_is_not_waited_for_once_per_movie(mocked, make_client):
+    mocked.add(responses.GET, BASE_URL, body=requests.exceptions.ConnectTimeout("down"))
+    movies = [Movie(str(n), f"Film {n}", 2000) for n in range(5)]
+
+    found = make_client(max_workers=1).details(movies)
+
+    assert found == {str(n): None for n in range(5)}
+    assert len(mocked.calls) == 1
+
+
+# --- no key --------------------------------------------------------------------------------------
+
+
+class RecordingSession(requests.Session):
+    """Records every request instead of sending it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested: list[Any] = []
+
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.requested.append((url, kwargs))
+        raise AssertionError("no request expected")
+
+
+@pytest.mark.parametrize("api_key", [None, "", "   "])
+def test_without_a_key_nothing_is_requested(api_key, make_client, cache_file):
+    session = RecordingSession()
+    client = make_client(api_key, session=session)
+    built = make_client(api_key)  # and the client that would build its own cached session
+
+    assert not client.enabled and not built.enabled
+    assert client.details([MATRIX, HEAT]) == {"2571": None, "6": None}
+    assert client.lookup(MATRIX) is None and built.lookup(MATRIX) is None
+    assert session.requested == []
+    assert not cache_file.exists()
+
+
+def test_with_a_key_the_client_is_enabled(make_client):
+    assert make_client().enabled
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+class FakeAnswer:
+    status_code = 200
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self._body = body
+
+    def json(self) -> dict[str, Any]:
+        return self._body
+
+
+class BarrierSession(requests.Session):
+    """Each get waits until all expected requests are in flight together.
+
+    Sequential lookups would leave the first one waiting alone: the barrier breaks (after the
+    deadlock guard) and that lookup answers "not found", which fails the test.
+    """
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=5)
+
+    def get(self, url: str | bytes, **kwargs: Any) -> FakeAnswer:  # type: ignore[override]
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            return FakeAnswer(NOT_FOUND)
+        title = kwargs["params"]["t"]
+        return FakeAnswer({**MATRIX_BODY, "Title": title, "imdbID": f"tt{title[-1]:0>7}"})
+
+
+def test_details_looks_a_page_up_concurrently(make_client):
+    movies = [Movie(str(n), f"Film {n}", 2000) for n in range(6)]
+
+    found = make_client(session=BarrierSession(6), max_workers=8).details(movies)
+
+    assert {item_id: d.imdb_id for item_id, d in found.items() if d} == {
+        str(n): f"tt{n:07d}" for n in range(6)
+    }
+
+
+def test_each_request_carries_the_connect_and_read_timeout(make_client):
+    seen: list[Any] = []
+
+    class TimeoutSpy(requests.Session):
+        def get(self, url: str | bytes, **kwargs: Any) -> FakeAnswer:  # type: ignore[override]
+            seen.append(kwargs.get("timeout"))
+            return FakeAnswer(MATRIX_BODY)
+
+    make_client(session=TimeoutSpy(), timeout=(1.5, 4.0)).details([MATRIX, HEAT])
+
+    assert seen == [(1.5, 4.0), (1.5, 4.0)]
