@@ -36,15 +36,23 @@ def _flag(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _whole_number(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        # int()'s own message quotes the value, which must not reach logs.
+        raise ValueError("expected a whole number") from None
+
+
 def _num_results(value: str) -> int:
-    number = int(value)
+    number = _whole_number(value)
     if not 1 <= number <= 100:
         raise ValueError("expected a whole number from 1 to 100")
     return number
 
 
 def _port(value: str) -> int:
-    number = int(value)
+    number = _whole_number(value)
     if not 1 <= number <= 65535:
         raise ValueError("expected a port number from 1 to 65535")
     return number

@@ -1,0 +1,341 @@
+"""The web flow through Flask's test client, on the embedded recommender and small data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+import requests
+import responses
+from botocore.stub import Stubber
+
+from app import create_app
+from omdb import OmdbClient
+from personalize import PersonalizeRecommender, RecommendationList
+
+CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/movies"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def card_titles(html: str) -> list[str]:
+    """Titles of the recommended cards (not the history list) in page order."""
+    recommended = html.split('class="history"')[0]
+    return re.findall(r'<h3 class="card-title">([^<]+?)\s*(?:<span|</h3>)', recommended)
+
+
+# --- The flow ----------------------------------------------------------------------------------
+
+
+def test_home_page_has_a_labelled_user_field(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<label for="user_id">User ID</label>' in html
+    assert 'id="user_id" name="user_id"' in html
+    assert "40 users" in html  # how many IDs exist, with examples to try
+
+
+@pytest.mark.parametrize("field", ["user_id", "text"])  # ours, and the workshop's field name
+def test_posting_a_user_redirects_to_a_shareable_page(client, field):
+    response = client.post("/result", data={field: " 3 ", "n": "4"})
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/recommendations"
+    assert parse_qs(location.query) == {"user_id": ["3"], "n": ["4"]}
+
+
+def test_recommendations_follow_the_users_taste(client):
+    page = client.get("/recommendations?user_id=3&n=3")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    titles = card_titles(html)
+    assert len(titles) == 3
+    # User 3 watched horror (all but one film): the horror film it missed comes first.
+    assert titles[0] == "Psycho"
+    assert "Embedded recommender" in html
+    assert "What this user watched" in html
+
+
+def test_default_count_is_ten_when_there_are_enough_movies(client):
+    html = client.get("/recommendations?user_id=25").get_data(as_text=True)
+    # 12 movies, user 25 rated 5 comedies: 7 left, so all 7 are shown.
+    assert len(card_titles(html)) == 7
+
+
+def test_rated_movies_are_never_recommended(client):
+    html = client.get("/recommendations?user_id=0&n=20").get_data(as_text=True)
+    titles = card_titles(html)
+    assert "Airplane!" not in titles  # user 0 rated it (2 stars)
+    assert "Halloween" not in titles
+    assert "Alien" in titles  # the one horror film user 0 skipped
+
+
+def test_unknown_user_gets_popular_movies_flagged_as_such(client):
+    html = client.get("/recommendations?user_id=nobody").get_data(as_text=True)
+    assert "Popular movies" in html
+    assert "not in the ratings file" in html
+    assert card_titles(html)[0] == "Airplane!"  # the most rated film
+    assert "No ratings from this user" in html
+
+
+@pytest.mark.parametrize("user_id", ["a/b", "with space", "ünïcødé", "1&n=5"])
+def test_any_string_id_round_trips_through_the_redirect(client, user_id):
+    response = client.post("/result", data={"user_id": user_id}, follow_redirects=True)
+    assert response.status_code == 200
+    assert f'<span class="user-id">{user_id.replace("&", "&amp;")}</span>' in response.get_data(
+        as_text=True
+    )
+
+
+def test_history_shows_top_rated_and_recent(client):
+    html = client.get("/recommendations?user_id=0").get_data(as_text=True)
+    history = html.split('class="history"')[1]
+    assert "Top rated" in history and "Most recent" in history
+    assert "★ 5" in history and "★ 2" in history
+
+
+def test_workshop_style_ids_are_titled_from_the_id(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    rows = ["USER_ID,ITEM_ID,RATING,TIMESTAMP"]
+    films = ['"Matrix, The (1999)"', "Heat (1995)", "Alien (1979)", "Toy Story (1995)"]
+    for user in range(12):
+        for position, film in enumerate(films):
+            if position != user % len(films):
+                rows.append(f"{user},{film},4,{1_600_000_000 + position}")
+    ratings.write_text("\n".join(rows) + "\n")
+    app = create_app(
+        {"RATINGS_PATH": str(ratings), "ITEMS_PATH": str(tmp_path / "none.csv")},
+        instance_path=str(tmp_path / "instance"),
+    )
+    html = app.test_client().get("/recommendations?user_id=0&n=1").get_data(as_text=True)
+    assert card_titles(html) == ["The Matrix"]
+    assert "(1999)" in html
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"user_id": ""}, "Enter a user ID"),
+        ({"user_id": "   "}, "Enter a user ID"),
+        ({}, "Enter a user ID"),
+        ({"user_id": "x" * 257}, "at most 256 characters"),
+        ({"user_id": "a\tb"}, "control characters"),
+        ({"user_id": "a\x00b"}, "control characters"),
+        ({"user_id": "1", "n": "0"}, "from 1 to 100"),
+        ({"user_id": "1", "n": "101"}, "from 1 to 100"),
+        ({"user_id": "1", "n": "ten"}, "whole number"),
+        ({"user_id": "1", "n": "2.5"}, "whole number"),
+    ],
+)
+def test_bad_input_shows_the_form_again_with_a_message(client, form, message):
+    for response in (
+        client.post("/result", data=form),
+        client.get("/recommendations", query_string=form),
+    ):
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert message in html
+        assert '<form class="user-form"' in html
+
+
+def test_exactly_256_characters_is_accepted(client):
+    assert client.get("/recommendations", query_string={"user_id": "x" * 256}).status_code == 200
+
+
+def test_unknown_path_is_a_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_wrong_method_is_a_405_page(client):
+    response = client.get("/result")
+    assert response.status_code == 405
+    assert "Method not allowed" in response.get_data(as_text=True)
+
+
+# --- Personalize backend ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stubbed_runtime():
+    runtime = boto3.client(
+        "personalize-runtime", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    with Stubber(runtime) as stubber:
+        yield runtime, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_personalize_backend_serves_the_page(make_app, stubbed_runtime):
+    runtime, stubber = stubbed_runtime
+    stubber.add_response(
+        "get_recommendations",
+        {"itemList": [{"itemId": "h1", "score": 0.9}, {"itemId": "c2", "score": 0.5}]},
+        {"campaignArn": CAMPAIGN, "userId": "ghost", "numResults": 2},
+    )
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    app = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender)
+    html = app.test_client().get("/recommendations?user_id=ghost&n=2").get_data(as_text=True)
+    assert card_titles(html) == ["Alien", "Groundhog Day"]
+    assert "Amazon Personalize · campaign movies" in html
+    assert "not in the local ratings file" in html  # Personalize won't say it fell back
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "shown"),
+    [
+        ("ResourceNotFoundException", 404, "has no resource"),
+        ("InvalidInputException", 400, "rejected the request"),
+        ("ThrottlingException", 400, "throttling"),
+        ("AccessDeniedException", 403, "refused"),
+    ],
+)
+def test_personalize_failures_give_a_503_page_and_the_app_keeps_serving(
+    make_app, stubbed_runtime, code, status, shown
+):
+    runtime, stubber = stubbed_runtime
+    stubber.add_client_error("get_recommendations", code, "message", status)
+    stubber.add_response("get_recommendations", {"itemList": [{"itemId": "h1"}]}, None)
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender).test_client()
+    failed = client.get("/recommendations?user_id=1")
+    assert failed.status_code == 503
+    html = failed.get_data(as_text=True)
+    assert shown in html and "What to check" in html
+    assert client.get("/recommendations?user_id=1").status_code == 200
+
+
+def test_missing_credentials_give_a_503_page(make_app, monkeypatch, tmp_path):
+    # A real client with no credentials anywhere: botocore fails before any network call.
+    for name in (
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}).test_client()
+    response = client.get("/recommendations?user_id=1")
+    assert response.status_code == 503
+    assert "No AWS credentials" in response.get_data(as_text=True)
+
+
+def test_an_unknown_aws_profile_gives_a_503_page(make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    response = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}).test_client().get(
+        "/recommendations?user_id=1"
+    )
+    assert response.status_code == 503
+    assert "no-such-profile" in response.get_data(as_text=True)
+
+
+def test_missing_ratings_file_gives_a_503_page_not_a_crash(tmp_path):
+    app = create_app(
+        {"RATINGS_PATH": str(tmp_path / "missing.csv")}, instance_path=str(tmp_path / "i")
+    )
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    response = client.get("/recommendations?user_id=1")
+    assert response.status_code == 503
+    assert "missing.csv does not exist" in response.get_data(as_text=True)
+
+
+# --- OMDb enrichment ----------------------------------------------------------------------------
+
+
+class _FakeOmdb(OmdbClient):
+    """A real OmdbClient on a plain session, so `responses` sees every request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, session=requests.Session())
+
+
+@responses.activate
+def test_cards_show_omdb_details_and_never_the_key(make_app):
+    responses.get(
+        "https://www.omdbapi.com/",
+        json={"Response": "True", "Title": "Psycho", "Plot": "A secretary embezzles.",
+              "Runtime": "109 min", "imdbRating": "8.5", "imdbID": "tt0054215",
+              "Poster": "https://m.media-amazon.com/psycho.jpg"},
+    )
+    key = "SECRET-KEY-123"
+    client = make_app({"OMDB_API_KEY": key}, omdb=_FakeOmdb(key)).test_client()
+    html = client.get("/recommendations?user_id=3&n=1").get_data(as_text=True)
+    assert "A secretary embezzles." in html
+    assert "109 min" in html and "IMDb 8.5/10" in html
+    assert 'href="https://www.imdb.com/title/tt0054215/"' in html
+    assert 'src="https://m.media-amazon.com/psycho.jpg"' in html
+    assert "SECRET-KEY-123" not in html
+
+
+@responses.activate
+def test_omdb_failures_show_placeholder_posters(make_app):
+    responses.get("https://www.omdbapi.com/", body=requests.exceptions.ConnectTimeout())
+    client = make_app({"OMDB_API_KEY": "k"}, omdb=_FakeOmdb("k")).test_client()
+    response = client.get("/recommendations?user_id=3&n=2")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.count('class="poster is-placeholder"') >= 2
+    assert "placeholder-poster.svg" in html
+
+
+def test_without_a_key_cards_show_catalogue_data(client):
+    html = client.get("/recommendations?user_id=3&n=1").get_data(as_text=True)
+    assert "Psycho" in html and "(1960)" in html and "<li>Horror</li>" in html
+    assert "placeholder-poster.svg" in html
+
+
+# --- Health, headers, pages ----------------------------------------------------------------------
+
+
+def test_healthz_names_the_backend_and_what_is_loaded(client):
+    before = client.get("/healthz").get_json()
+    assert before["backend"] == "embedded" and before["model_loaded"] is False
+    client.get("/recommendations?user_id=1")
+    after = client.get("/healthz").get_json()
+    assert after["model_loaded"] is True and after["catalog_loaded"] is True
+    assert after["catalog_movies"] == 12
+
+
+def test_pages_send_a_strict_content_security_policy(client):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+
+
+def test_templates_have_no_inline_scripts_styles_or_remote_assets():
+    for template in (PROJECT / "templates").glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        assert "<style" not in text and " style=" not in text, template.name
+        remote = re.search(r'(src|href)="(https?:)?//(?!www\.omdbapi|www\.imdb)', text)
+        assert not remote, template.name
+
+
+def test_debug_is_off_by_default(make_app):
+    app = make_app()
+    assert app.config["DEBUG"] is False
+    assert app.config["HOST"] == "127.0.0.1" and app.config["PORT"] == 8080
+
+
+def test_an_unexpected_error_is_a_500_page_without_a_traceback(make_app):
+    class Broken:
+        description = "broken"
+
+        def recommend(self, user_id, n) -> RecommendationList:
+            raise RuntimeError("boom at /secret/path")
+
+    response = make_app(recommender=Broken()).test_client().get("/recommendations?user_id=1")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong" in html
+    assert "boom" not in html and "Traceback" not in html

@@ -1,0 +1,66 @@
+"""Settings: defaults, parsing and the messages for values the app cannot use."""
+
+from __future__ import annotations
+
+import pytest
+
+import config
+
+CAMPAIGN = "arn:aws:personalize:eu-west-1:123456789012:campaign/movies"
+
+
+def test_defaults_run_the_embedded_recommender_locally_without_debug():
+    settings = config.from_environment({})
+    assert settings["PERSONALIZE_CAMPAIGN_ARN"] == ""
+    assert settings["RATINGS_PATH"] == "data/ratings.csv"
+    assert (settings["HOST"], settings["PORT"], settings["DEBUG"]) == ("127.0.0.1", 8080, False)
+    assert settings["NUM_RESULTS"] == 10
+
+
+def test_values_are_parsed_to_their_types():
+    settings = config.from_environment(
+        {"NUM_RESULTS": "25", "PORT": "5000", "DEBUG": "true", "PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}
+    )
+    assert (settings["NUM_RESULTS"], settings["PORT"], settings["DEBUG"]) == (25, 5000, True)
+    assert settings["PERSONALIZE_CAMPAIGN_ARN"] == CAMPAIGN
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NUM_RESULTS", "0", "NUM_RESULTS: expected a whole number from 1 to 100"),
+        ("NUM_RESULTS", "many", "NUM_RESULTS"),
+        ("PORT", "70000", "PORT: expected a port number"),
+        ("DEBUG", "maybe", "DEBUG: expected true or false"),
+        ("PERSONALIZE_CAMPAIGN_ARN", "my-campaign", "PERSONALIZE_CAMPAIGN_ARN: expected an ARN"),
+        ("RECIPE", "magic", "RECIPE: expected one of"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_setting(name, value, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_environment({name: value})
+
+
+def test_error_messages_do_not_repeat_the_value():
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_environment({"PORT": "s3cr3t-looking-value"})
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_campaign_and_recommender_arns_are_exclusive():
+    recommender = CAMPAIGN.replace("campaign/", "recommender/")
+    with pytest.raises(config.ConfigError, match="both set"):
+        config.from_environment(
+            {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_RECOMMENDER_ARN": recommender}
+        )
+
+
+def test_region_comes_from_the_arn():
+    assert config.region_of(CAMPAIGN) == "eu-west-1"
+    assert config.region_of("") == ""
+
+
+def test_every_setting_is_documented_in_the_example_file():
+    example = (config.PROJECT_DIR / "config.example.env").read_text()
+    for name in config.SETTINGS:
+        assert f"\n{name}=" in example, name
