@@ -1,0 +1,349 @@
+"""The embedded recommender, on small data with two clear tastes: horror fans and comedy fans."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask import Flask
+
+from catalog import Interactions
+from engine import (
+    RECIPES,
+    EmbeddedRecommender,
+    ModelParams,
+    StaleModelError,
+    model_path,
+    normalize_recipe,
+    train_command,
+)
+
+HORROR = [f"Horror {number}" for number in range(12)]
+COMEDY = [f"Comedy {number}" for number in range(12)]
+# Two tastes need two factors; more would fit the noise of who picked which film.
+SMALL = ModelParams(factors=2, iterations=10, regularization=0.1)
+
+
+def taste_rows(users_per_group: int = 20, seed: int = 7) -> list[tuple[str, str, float, int]]:
+    """Each fan rates 6 of their genre's 12 films highly; every fifth also tried one other film."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    timestamp = 1_500_000_000
+    for group, liked, other in (("h", HORROR, COMEDY), ("c", COMEDY, HORROR)):
+        for number in range(users_per_group):
+            picks = rng.choice(len(liked), size=6, replace=False)
+            for pick in picks:
+                timestamp += 60
+                rows.append((f"{group}{number}", liked[pick], float(rng.integers(4, 6)), timestamp))
+            if number % 5 == 0:
+                timestamp += 60
+                rows.append((f"{group}{number}", other[rng.integers(len(other))], 1.0, timestamp))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def interactions() -> Interactions:
+    return Interactions.from_rows(taste_rows(), source="data/ratings.csv")
+
+
+@pytest.fixture(scope="module")
+def models(interactions: Interactions) -> dict[str, EmbeddedRecommender]:
+    return {
+        recipe: EmbeddedRecommender.train(interactions, recipe=recipe, params=SMALL)
+        for recipe in RECIPES
+    }
+
+
+def rated_by(interactions: Interactions, user_id: str) -> set[str]:
+    return {row.item_id for row in interactions.history(user_id)}
+
+
+def ids(recommendations) -> list[str]:
+    items = getattr(recommendations, "items", recommendations)
+    return [recommendation.item_id for recommendation in items]
+
+
+# --- recommend -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", ["user-personalization", "sims"])
+def test_recommendations_follow_the_users_taste(models, interactions, recipe):
+    model = models[recipe]
+    for user_id in interactions.user_ids:
+        genre = HORROR if user_id.startswith("h") else COMEDY
+        top = ids(model.recommend(user_id, 3))
+        assert len(top) == 3 and all(item in genre for item in top), (user_id, top)
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_rated_items_are_never_recommended(models, interactions, recipe):
+    model = models[recipe]
+    for user_id in interactions.user_ids:
+        result = model.recommend(user_id, 100)
+        assert not result.cold_start
+        assert not set(ids(result)) & rated_by(interactions, user_id)
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_unknown_user_gets_popular_items_flagged_cold_start(models, recipe):
+    model = models[recipe]
+    result = model.recommend("never-seen", 5)
+    assert result.cold_start
+    assert ids(result) == ids(model.popular(5))
+    assert all(item.reason == "popular" for item in result.items)
+
+
+def test_known_user_is_not_cold_start(models):
+    assert not models["user-personalization"].recommend("h0", 5).cold_start
+
+
+def test_n_is_respected_and_may_exceed_the_catalogue(models, interactions):
+    model = models["user-personalization"]
+    assert len(model.recommend("h1", 3).items) == 3
+    everything = model.recommend("h1", 1000).items
+    unrated = interactions.n_items - len(rated_by(interactions, "h1"))
+    assert len(everything) == unrated
+    assert len(set(ids(everything))) == unrated
+    scores = [item.score for item in everything]
+    assert scores == sorted(scores, reverse=True)
+    assert model.recommend("h1", 0).items == []
+
+
+def test_exclude_removes_items_as_well(models):
+    model = models["user-personalization"]
+    first = ids(model.recommend("h2", 3))
+    again = ids(model.recommend("h2", 3, exclude=first[:2]))
+    assert not set(first[:2]) & set(again)
+    assert again[0] == first[2]
+
+
+def test_allowed_items_filter_runs_before_the_cut(models):
+    """A horror fan asking for comedies only still gets n of them, and nothing else."""
+    model = models["user-personalization"]
+    result = model.recommend("h4", 8, allowed_items=lambda item: item.startswith("Comedy"))
+    assert len(result.items) == 8
+    assert all(item.startswith("Comedy") for item in ids(result))
+    nothing = model.recommend("h4", 8, allowed_items=lambda item: False)
+    assert nothing.items == []
+
+
+def test_training_is_deterministic(interactions, models):
+    again = EmbeddedRecommender.train(interactions, params=SMALL)
+    for user_id in ("h0", "c0", "c7"):
+        assert again.recommend(user_id, 10) == models["user-personalization"].recommend(user_id, 10)
+
+
+# --- popular and similar -----------------------------------------------------------------
+
+
+def test_popular_orders_by_interaction_count_then_item_id():
+    rows = [("u1", "B", 5.0, 1), ("u2", "B", 1.0, 2), ("u1", "C", 3.0, 3), ("u3", "A", 2.0, 4)]
+    rows += [("u4", "D", 4.0, 5), ("u4", "D", 4.0, 6), ("u5", "D", 2.0, 7)]
+    model = EmbeddedRecommender.train(Interactions.from_rows(rows), recipe="popularity-count")
+    assert ids(model.popular(10)) == ["D", "B", "A", "C"]
+    assert [item.score for item in model.popular(2)] == [3.0, 2.0]
+    assert ids(model.popular(2, exclude={"D"})) == ["B", "A"]
+    # A known user gets the same order, minus what they rated.
+    assert ids(model.recommend("u1", 10)) == ["D", "A"]
+
+
+@pytest.mark.parametrize("recipe", ["user-personalization", "sims"])
+def test_similar_items_share_the_genre_and_exclude_the_item(models, recipe):
+    similar = ids(models[recipe].similar("Horror 3", 5))
+    assert len(similar) == 5
+    assert "Horror 3" not in similar
+    assert all(item in HORROR for item in similar), similar
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_similar_to_an_unknown_item_is_empty(models, recipe):
+    assert models[recipe].similar("Not A Film", 5) == []
+
+
+def test_similar_on_popularity_count_answers_with_popular_items(models):
+    model = models["popularity-count"]
+    popular = ids(model.popular(6))
+    assert ids(model.similar(popular[0], 5)) == popular[1:6]
+
+
+# --- fold-in ---------------------------------------------------------------------------------
+
+
+def test_add_interaction_folds_a_new_user_in_without_retraining(interactions):
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    before = model.recommend("h0", 10)
+    for offset, film in enumerate(("Comedy 1", "Comedy 2", "Comedy 3")):
+        model.add_interaction("newcomer", film, 5.0, 1_600_000_000 + offset)
+    result = model.recommend("newcomer", 4)
+    assert not result.cold_start
+    assert all(item in COMEDY for item in ids(result))
+    assert not {"Comedy 1", "Comedy 2", "Comedy 3"} & set(ids(model.recommend("newcomer", 50)))
+    assert model.recommend("h0", 10) == before  # other users keep their trained factors
+
+
+def test_add_interaction_updates_a_known_user(interactions):
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    before = ids(model.recommend("h5", 30))
+    newly_rated = before[0]
+    model.add_interaction("h5", newly_rated, 5.0, 1_700_000_000)
+    after = ids(model.recommend("h5", 30))
+    assert newly_rated not in after
+    assert not rated_by(interactions, "h5") & set(after)
+    assert after != before
+
+
+def test_a_history_of_items_new_since_training_is_still_cold_start(interactions):
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    model.fold_in("someone", [("Brand New Film", 5.0, 1)])
+    result = model.recommend("someone", 3, exclude=["Horror 0"])
+    assert result.cold_start
+    assert ids(result) == ids(model.popular(3, exclude=["Horror 0"]))
+
+
+def test_recommend_is_safe_alongside_fold_ins(interactions):
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(200):
+                assert len(model.recommend("c1", 5).items) == 5
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    for offset in range(50):
+        model.add_interaction("c1", HORROR[offset % 12], 3.0, 1_800_000_000 + offset)
+    for thread in readers:
+        thread.join()
+    assert errors == []
+
+
+# --- saving and loading ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_save_and_load_give_identical_recommendations(models, interactions, tmp_path, recipe):
+    path = model_path(tmp_path, recipe)
+    models[recipe].save(path)
+    loaded = EmbeddedRecommender.load(path, interactions)
+    assert loaded.recipe == recipe
+    for user_id in ("h0", "c3", "nobody"):
+        assert loaded.recommend(user_id, 10) == models[recipe].recommend(user_id, 10)
+    assert loaded.similar("Comedy 4", 5) == models[recipe].similar("Comedy 4", 5)
+    assert loaded.health()["model"] == "loaded"
+
+
+def test_load_refuses_a_model_trained_on_other_data(models, tmp_path):
+    path = model_path(tmp_path)
+    models["user-personalization"].save(path)
+    changed = Interactions.from_rows(taste_rows(seed=8))
+    with pytest.raises(StaleModelError, match="retrain"):
+        EmbeddedRecommender.load(path, changed)
+
+
+def test_load_or_train_reuses_a_matching_model_and_retrains_otherwise(tmp_path):
+    first_data = Interactions.from_rows(taste_rows(), fingerprint="file-v1")
+    first = EmbeddedRecommender.load_or_train(first_data, tmp_path, params=SMALL)
+    assert first.health()["model"] == "trained"
+    assert model_path(tmp_path).exists()
+
+    reused = EmbeddedRecommender.load_or_train(first_data, tmp_path, params=SMALL)
+    assert reused.health()["model"] == "loaded"
+
+    new_data = Interactions.from_rows(taste_rows(seed=9), fingerprint="file-v2")
+    retrained = EmbeddedRecommender.load_or_train(new_data, tmp_path, params=SMALL)
+    assert retrained.health()["model"] == "trained"
+    assert ids(retrained.recommend("h0", 5)) != [] and not (
+        set(ids(retrained.recommend("h0", 20))) & rated_by(new_data, "h0")
+    )
+
+    other_params = ModelParams(factors=4, iterations=5)
+    assert (
+        EmbeddedRecommender.load_or_train(new_data, tmp_path, params=other_params).health()["model"]
+        == "trained"
+    )
+
+
+def test_load_or_train_retrains_over_a_corrupt_file(interactions, tmp_path):
+    model_path(tmp_path).write_bytes(b"not a model")
+    model = EmbeddedRecommender.load_or_train(interactions, tmp_path, params=SMALL)
+    assert model.health()["model"] == "trained"
+    assert EmbeddedRecommender.load(model_path(tmp_path), interactions).recipe == model.recipe
+
+
+# --- names and descriptions --------------------------------------------------------------
+
+
+def test_recipes_accept_personalize_spellings():
+    assert normalize_recipe("aws-user-personalization") == "user-personalization"
+    assert normalize_recipe("arn:aws:personalize:::recipe/aws-popularity-count") == (
+        "popularity-count"
+    )
+    assert model_path("instance", "aws-sims") == Path("instance/model-sims.npz")
+    with pytest.raises(ValueError, match="user-personalization"):
+        normalize_recipe("hrnn")
+
+
+def test_description_names_the_file_and_the_user_count():
+    rows = [(f"user {number}", "Heat (1995)", None, number) for number in range(1234)]
+    model = EmbeddedRecommender.train(
+        Interactions.from_rows(rows, source="data/ratings.csv"), recipe="popularity-count"
+    )
+    assert model.description == (
+        "Embedded recommender · data/ratings.csv, 1,234 users · popularity-count"
+    )
+    assert model.health()["backend"] == "embedded" and model.health()["ready"] is True
+
+
+def test_default_recipe_description(models):
+    assert models["user-personalization"].description == (
+        "Embedded recommender · data/ratings.csv, 40 users"
+    )
+
+
+def test_training_on_nothing_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        EmbeddedRecommender.train(Interactions.from_rows([]))
+
+
+# --- flask train -------------------------------------------------------------------------
+
+
+def flask_app(tmp_path: Path, ratings: Path) -> Flask:
+    app = Flask("train-test", instance_path=str(tmp_path / "instance"))
+    app.config.update(RATINGS_PATH=str(ratings), RECIPE="sims")
+    return app
+
+
+def test_train_command_writes_the_model(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    with open(ratings, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["USER_ID", "ITEM_ID", "RATING", "TIMESTAMP"])
+        writer.writerows(taste_rows())
+    app = flask_app(tmp_path, ratings)
+    result = app.test_cli_runner().invoke(train_command)
+    assert result.exit_code == 0, result.output
+    saved = model_path(app.instance_path, "sims")
+    assert saved.exists() and str(saved) in result.output
+    assert EmbeddedRecommender.load(saved, _read(ratings)).recipe == "sims"
+
+
+def test_train_command_reports_a_missing_ratings_file(tmp_path):
+    app = flask_app(tmp_path, tmp_path / "missing.csv")
+    result = app.test_cli_runner().invoke(train_command)
+    assert result.exit_code != 0
+    assert "missing.csv" in result.output
+    assert not model_path(app.instance_path, "sims").exists()
+
+
+def _read(path: Path) -> Interactions:
+    from catalog import read_interactions
+
+    return read_interactions(path)
