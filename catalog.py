@@ -105,7 +105,13 @@ def _open_csv(path: str | Path) -> tuple[Iterator[list[str]], dict[str, int]]:
 
     def rows() -> Iterator[list[str]]:
         with handle:
-            yield from reader
+            try:
+                yield from reader
+            except UnicodeDecodeError as error:
+                # Also covers the header: the first read decodes a whole buffer at once.
+                raise DataFileError(
+                    f"{path}: not valid UTF-8 ({error.reason}); save it with UTF-8 encoding"
+                ) from None
 
     iterator = rows()
     header = next(iterator, None)
@@ -397,8 +403,8 @@ class _DecodedLines:
 
     def _check_first_line(self, raw: bytes) -> bytes:
         if raw.startswith(b"\xef\xbb\xbf"):
-            self._report.add(1, "the file starts with a byte-order mark; save it as UTF-8 "
-                                "without BOM so the first column is named USER_ID")
+            self._report.add(1, "the file starts with a byte-order mark, which becomes part of "
+                                "the first column's name; save it as UTF-8 without BOM")
             raw = raw[3:]
         self.quoted_header = b'"' in raw
         return raw
@@ -614,7 +620,8 @@ def import_movielens(
     ratings_path, items_path = out / "ratings.csv", out / "items.csv"
     existing = [str(path) for path in (ratings_path, items_path) if path.exists()]
     if existing and not force:
-        raise DataFileError(f"{' and '.join(existing)} already exist(s); use --force to replace")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise DataFileError(f"{' and '.join(existing)} already {verb}; use --force to replace")
     out.mkdir(parents=True, exist_ok=True)
 
     # Both files are written beside their targets and moved into place only when both are
