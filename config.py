@@ -83,6 +83,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PERSONALIZE_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_RECOMMENDER_ARN": ("", _arn),
     "PERSONALIZE_FILTER_ARN": ("", _arn),
+    "PERSONALIZE_GENRE_FILTER_ARN": ("", _arn),
     "PERSONALIZE_SIMS_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_TRACKING_ID": ("", _text),
     "AWS_REGION": ("", _text),

@@ -6,9 +6,11 @@ campaign or recommender ARN is configured and the embedded engine otherwise.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import boto3
@@ -34,6 +36,7 @@ class Recommendation:
     item_id: str
     score: float | None = None
     reason: str | None = None  # why it was recommended, when the backend can say
+    because: str | None = None  # the rated item that led to it ("because you rated X")
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,16 @@ class Recommender(Protocol):
 
 def make_runtime_client(region: str, session: boto3.session.Session | None = None) -> Any:
     """A personalize-runtime client with bounded retries and timeouts, so a page never hangs."""
-    client_config = BotoConfig(
+    return (session or boto3.session.Session()).client(
+        "personalize-runtime", region_name=region or None, config=_client_config()
+    )
+
+
+def _client_config() -> BotoConfig:
+    return BotoConfig(
         retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=3,
         read_timeout=5,
-    )
-    return (session or boto3.session.Session()).client(
-        "personalize-runtime", region_name=region or None, config=client_config
     )
 
 
@@ -93,6 +99,7 @@ class PersonalizeRecommender:
         campaign_arn: str = "",
         recommender_arn: str = "",
         filter_arn: str = "",
+        genre_filter_arn: str = "",
         sims_campaign_arn: str = "",
     ) -> None:
         if bool(campaign_arn) == bool(recommender_arn):
@@ -103,6 +110,7 @@ class PersonalizeRecommender:
         )
         self.arn = campaign_arn or recommender_arn
         self.filter_arn = filter_arn
+        self.genre_filter_arn = genre_filter_arn
         self.sims_campaign_arn = sims_campaign_arn
 
     @property
@@ -114,14 +122,17 @@ class PersonalizeRecommender:
         kind, _, name = self.arn.split(":")[-1].partition("/")
         return f"Amazon Personalize · {kind} {name}"
 
-    def recommend(
-        self, user_id: str, n: int, *, filter_values: Mapping[str, str] | None = None
-    ) -> RecommendationList:
+    def recommend(self, user_id: str, n: int, *, genre: str | None = None) -> RecommendationList:
+        """Top-n for the user; a genre needs the genre filter (INCLUDE ... IN ($GENRES))."""
         request: dict[str, Any] = {**self._target, "userId": user_id, "numResults": n}
-        if self.filter_arn:
+        if genre is not None:
+            if not self.genre_filter_arn:
+                raise ValueError("filtering by genre needs genre_filter_arn")
+            # String filter values are sent quoted, as Personalize's filter syntax requires.
+            request["filterArn"] = self.genre_filter_arn
+            request["filterValues"] = {"GENRES": json.dumps(genre)}
+        elif self.filter_arn:
             request["filterArn"] = self.filter_arn
-            if filter_values:
-                request["filterValues"] = dict(filter_values)
         response = self._call(request)
         return RecommendationList(items=[_recommendation(item) for item in response["itemList"]])
 
@@ -142,6 +153,41 @@ class PersonalizeRecommender:
         except (BotoCoreError, ClientError) as error:
             raise explain_aws_error(error, arn=request.get("campaignArn") or self.arn,
                                     region=self.region) from error
+
+
+def make_events_client(region: str, session: boto3.session.Session | None = None) -> Any:
+    """A personalize-events client, for PutEvents."""
+    return (session or boto3.session.Session()).client(
+        "personalize-events", region_name=region or None, config=_client_config()
+    )
+
+
+class EventSender:
+    """Sends ratings made in the app to an event tracker, so Personalize adapts at once."""
+
+    def __init__(self, events_client: Any, tracking_id: str) -> None:
+        self._client = events_client
+        self._tracking_id = tracking_id
+
+    def send_rating(
+        self, session_id: str, user_id: str, item_id: str, rating: float, timestamp: int
+    ) -> None:
+        event = {
+            "eventType": "rating",
+            "eventValue": float(rating),
+            "itemId": item_id,
+            "sentAt": datetime.fromtimestamp(timestamp, tz=timezone.utc),
+        }
+        try:
+            self._client.put_events(
+                trackingId=self._tracking_id,
+                sessionId=session_id,
+                userId=user_id,
+                eventList=[event],
+            )
+        except (BotoCoreError, ClientError) as error:
+            region = self._client.meta.region_name or ""
+            raise explain_aws_error(error, arn="event tracker", region=region) from error
 
 
 def _recommendation(item: Mapping[str, Any]) -> Recommendation:

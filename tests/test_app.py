@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 def card_titles(html: str) -> list[str]:
     """Titles of the recommended cards (not the history list) in page order."""
     recommended = html.split('class="history"')[0]
-    return re.findall(r'<h3 class="card-title">([^<]+?)\s*(?:<span|</h3>)', recommended)
+    return re.findall(r'<h3 class="card-title"><a href="[^"]*">([^<]+)</a>', recommended)
 
 
 # --- The flow ----------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_rated_movies_are_never_recommended(client):
 def test_unknown_user_gets_popular_movies_flagged_as_such(client):
     html = client.get("/recommendations?user_id=nobody").get_data(as_text=True)
     assert "Popular movies" in html
-    assert "not in the ratings file" in html
+    assert "has no ratings yet" in html
     assert card_titles(html)[0] == "Airplane!"  # the most rated film
     assert "No ratings from this user" in html
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import boto3
 import pytest
 from botocore.exceptions import (
@@ -13,6 +15,7 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 
 from personalize import (
+    EventSender,
     PersonalizeRecommender,
     Recommendation,
     RecommenderUnavailable,
@@ -22,6 +25,7 @@ from personalize import (
 CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/movies"
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/unwatched"
+GENRE_FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/by-genre"
 SIMS = "arn:aws:personalize:us-east-1:123456789012:campaign/movies-sims"
 
 
@@ -70,7 +74,18 @@ def test_recommender_arn_is_sent_instead_of_campaign(runtime):
     assert backend.description == "Amazon Personalize · recommender top-picks"
 
 
-def test_filter_and_its_values_are_sent(runtime):
+def test_the_configured_filter_is_sent_with_every_request(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("7"),
+        {"campaignArn": CAMPAIGN, "userId": "1", "numResults": 5, "filterArn": FILTER},
+    )
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, filter_arn=FILTER)
+    assert backend.recommend("1", 5).items[0].item_id == "7"
+
+
+def test_a_genre_goes_through_the_genre_filter_with_a_quoted_value(runtime):
     client, stubber = runtime
     stubber.add_response(
         "get_recommendations",
@@ -79,12 +94,20 @@ def test_filter_and_its_values_are_sent(runtime):
             "campaignArn": CAMPAIGN,
             "userId": "1",
             "numResults": 5,
-            "filterArn": FILTER,
-            "filterValues": {"GENRES": '"Comedy"'},
+            "filterArn": GENRE_FILTER,
+            "filterValues": {"GENRES": '"Sci-Fi"'},
         },
     )
-    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, filter_arn=FILTER)
-    assert backend.recommend("1", 5, filter_values={"GENRES": '"Comedy"'}).items[0].item_id == "7"
+    backend = PersonalizeRecommender(
+        client, campaign_arn=CAMPAIGN, filter_arn=FILTER, genre_filter_arn=GENRE_FILTER
+    )
+    assert backend.recommend("1", 5, genre="Sci-Fi").items[0].item_id == "7"
+
+
+def test_a_genre_without_a_genre_filter_is_refused_before_any_call(runtime):
+    client, _stubber = runtime
+    with pytest.raises(ValueError):
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 5, genre="Drama")
 
 
 def test_reasons_from_user_personalization_v2_are_kept(runtime):
@@ -190,3 +213,49 @@ def test_health_makes_no_call(runtime):
     client, _stubber = runtime
     health = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).health()
     assert health == {"backend": "personalize", "arn": CAMPAIGN, "region": "us-east-1"}
+
+
+# --- PutEvents -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def events():
+    client = boto3.client(
+        "personalize-events",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_a_rating_is_sent_as_a_rating_event(events):
+    client, stubber = events
+    stubber.add_response(
+        "put_events",
+        {},
+        {
+            "trackingId": "tracking-123",
+            "sessionId": "session-1",
+            "userId": "42",
+            "eventList": [
+                {
+                    "eventType": "rating",
+                    "eventValue": 4.0,
+                    "itemId": "Heat (1995)",
+                    "sentAt": datetime(2024, 1, 1, tzinfo=timezone.utc),
+                }
+            ],
+        },
+    )
+    new_year = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
+    EventSender(client, "tracking-123").send_rating("session-1", "42", "Heat (1995)", 4, new_year)
+
+
+def test_a_rejected_event_becomes_unavailable(events):
+    client, stubber = events
+    stubber.add_client_error("put_events", "InvalidInputException", "bad tracking id", 400)
+    with pytest.raises(RecommenderUnavailable, match="rejected"):
+        EventSender(client, "tracking-123").send_rating("s", "42", "1", 3, 1_700_000_000)

@@ -1,0 +1,147 @@
+"""The JSON API: the pages' operations with the same validation, for scripts and other apps.
+
+Errors are `{"error": ..., "detail": ...}` with status 400 (bad input), 404 (unknown movie or
+path), 405, 415 (not JSON) or 503 (the recommender cannot answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from catalog import Movie
+from personalize import Recommendation, RecommenderUnavailable
+from services import (
+    InvalidInput,
+    Services,
+    UnknownItem,
+    parse_count,
+    parse_genre,
+    parse_item_id,
+    parse_rating,
+    parse_user_id,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def services() -> Services:
+    return current_app.extensions["movies"]
+
+
+def error(status: int, message: str, detail: str = "") -> Any:
+    return jsonify({"error": message, "detail": detail}), status
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid(problem: InvalidInput) -> Any:
+    return error(400, "invalid input", str(problem))
+
+
+@bp.errorhandler(UnknownItem)
+def _unknown_item(problem: UnknownItem) -> Any:
+    return error(404, "unknown item", f"No movie with ID {problem.args[0]!r}.")
+
+
+@bp.errorhandler(RecommenderUnavailable)
+def _unavailable(problem: RecommenderUnavailable) -> Any:
+    return error(503, problem.reason, problem.hint)
+
+
+def http_error(problem: HTTPException) -> Any:
+    """Errors under /api/ that no view raised (unknown path, wrong method) as JSON too."""
+    return error(problem.code or 500, problem.name.lower(), problem.description or "")
+
+
+def _item_json(item: Recommendation, movie: Movie) -> dict[str, Any]:
+    return {
+        "item_id": item.item_id,
+        "title": movie.title,
+        "year": movie.year,
+        "genres": list(movie.genres),
+        "imdb_id": movie.imdb_id,
+        "score": item.score,
+        "reason": item.reason if item.reason != "popular" else None,
+        "because": item.because,
+    }
+
+
+@bp.get("/recommendations")
+def recommendations() -> Any:
+    found = services()
+    user_id = parse_user_id(request.args.get("user_id"))
+    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
+    genre = parse_genre(request.args.get("genre"), found.catalog.genres)
+    if genre and not found.genre_filter_available:
+        raise InvalidInput("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.")
+    listing = found.recommend(user_id, count, genre=genre)
+    return jsonify(
+        {
+            "user_id": user_id,
+            "backend": listing.backend,
+            "cold_start": listing.cold_start,
+            "known_user": found.known_user(user_id),
+            "genre": genre,
+            "items": [_item_json(item, found.catalog.get(item.item_id)) for item in listing.items],
+        }
+    )
+
+
+@bp.get("/similar")
+def similar() -> Any:
+    found = services()
+    item_id = parse_item_id(request.args.get("item_id"))
+    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
+    found.movie(item_id)  # 404 for an unknown item
+    items, source = found.similar(item_id, count)
+    return jsonify(
+        {
+            "item_id": item_id,
+            "backend": source,
+            "items": [_item_json(item, found.catalog.get(item.item_id)) for item in items],
+        }
+    )
+
+
+@bp.post("/ratings")
+def ratings() -> Any:
+    """Record a rating: {"user_id": "1", "item_id": "42", "rating": 4}.
+
+    Only JSON bodies are accepted: a cross-site page cannot send one without the browser
+    asking first (CORS), which is what protects this endpoint from forged requests.
+    """
+    if not request.is_json:
+        detail = "Send a JSON body with Content-Type: application/json."
+        return error(415, "unsupported media type", detail)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object with user_id, item_id and rating.")
+    user_id = parse_user_id(_text(body.get("user_id")))
+    item_id = parse_item_id(_text(body.get("item_id")))
+    rating = parse_rating(body.get("rating"))
+    session_id = _text(body.get("session_id")) or f"api-{user_id}"
+    outcome = services().rate(user_id, item_id, rating, session_id[:256])
+    return (
+        jsonify(
+            {
+                "user_id": user_id,
+                "item_id": item_id,
+                "rating": rating,
+                "timestamp": outcome.timestamp,
+                "sent_to_personalize": outcome.sent_to_personalize,
+                "notice": outcome.notice,
+            }
+        ),
+        201,
+    )
+
+
+def _text(value: Any) -> str | None:
+    """IDs may arrive as JSON numbers; anything else that isn't text is rejected."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidInput("user_id, item_id and session_id must be strings.")

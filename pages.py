@@ -1,0 +1,298 @@
+"""The HTML pages: the form, a user's recommendations, a movie, rating, new and random users."""
+
+from __future__ import annotations
+
+import hmac
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from catalog import Interaction, Movie
+from omdb import MovieDetails
+from personalize import Recommendation, RecommenderUnavailable
+from services import (
+    MAX_USER_ID_LENGTH,
+    RATINGS_TO_PERSONALIZE,
+    InvalidInput,
+    Services,
+    UnknownItem,
+    parse_count,
+    parse_genre,
+    parse_item_id,
+    parse_rating,
+    parse_user_id,
+)
+
+HISTORY_LENGTH = 5
+SIMILAR_COUNT = 12
+
+bp = Blueprint("movies", __name__)
+
+
+def services() -> Services:
+    return current_app.extensions["movies"]
+
+
+@dataclass(frozen=True)
+class Card:
+    """One movie as a page shows it: catalogue facts, OMDb details, and why it is there."""
+
+    movie: Movie
+    details: MovieDetails | None = None
+    reason: str | None = None
+    rating: float | None = None  # the user's own rating
+
+
+# ---------------------------------------------------------------------------------------------
+# Session helpers
+
+
+def csrf_token() -> str:
+    """The session's token for forms that change something (rating)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf_token", "")
+    if not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, "The form has expired. Reload the page and try again.")
+
+
+def session_id() -> str:
+    """A browser session's ID, sent with PutEvents as Personalize's sessionId."""
+    if "session_id" not in session:
+        session["session_id"] = str(uuid.uuid4())
+    return session["session_id"]
+
+
+def _is_new_user(user_id: str) -> bool:
+    return session.get("new_user") == user_id
+
+
+# ---------------------------------------------------------------------------------------------
+# The form
+
+
+@bp.get("/")
+def index() -> Any:
+    return render_index()
+
+
+def render_index(error: str | None = None, user_id: str = "", count: str = "") -> Any:
+    return (
+        render_template(
+            "index.html",
+            error=error,
+            user_id=user_id,
+            count=count,
+            default_count=current_app.config["NUM_RESULTS"],
+            known_users=_known_users(),
+            new_user=session.get("new_user"),
+        ),
+        400 if error else 200,
+    )
+
+
+def _known_users() -> dict[str, Any] | None:
+    """How many users the ratings have, and a few to try."""
+    try:
+        interactions = services().interactions
+    except (OSError, ValueError):
+        return None
+    if interactions is None or not interactions.n_users:
+        return None
+    return {"count": interactions.n_users, "examples": interactions.user_ids[:5]}
+
+
+@bp.post("/result")
+def result() -> Any:
+    """The workshop's form target; its field was called `text`, ours `user_id`."""
+    raw_user = request.form.get("user_id", request.form.get("text"))
+    raw_count = request.form.get("n")
+    try:
+        user_id = parse_user_id(raw_user)
+        count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
+    except InvalidInput as problem:
+        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
+    return redirect(url_for(".recommendations", user_id=user_id, n=count), code=303)
+
+
+@bp.get("/random")
+def random_user() -> Any:
+    """A user picked at random from the ratings, to explore."""
+    try:
+        interactions = services().interactions
+    except (OSError, ValueError):
+        interactions = None
+    if interactions is None or not interactions.n_users:
+        flash("There is no ratings file to pick a user from.", "error")
+        return redirect(url_for(".index"))
+    user_id = random.choice(interactions.user_ids)
+    return redirect(url_for(".recommendations", user_id=user_id), code=303)
+
+
+@bp.post("/new")
+def new_user() -> Any:
+    """ "I'm new here": a fresh user ID kept in the session, then movies to rate."""
+    session["new_user"] = f"guest-{secrets.token_hex(4)}"
+    return redirect(url_for(".recommendations", user_id=session["new_user"]), code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendations
+
+
+@bp.get("/recommendations")
+def recommendations() -> Any:
+    raw_user, raw_count = request.args.get("user_id"), request.args.get("n")
+    found = services()
+    try:
+        user_id = parse_user_id(raw_user)
+        count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
+        genre = parse_genre(request.args.get("genre"), found.catalog.genres)
+    except InvalidInput as problem:
+        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
+    if genre and not found.genre_filter_available:
+        return render_index("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.", user_id)
+    onboarding = _is_new_user(user_id)
+    try:
+        listing = found.recommend(user_id, count, genre=genre, onboarding=onboarding)
+        history = found.history(user_id)
+    except RecommenderUnavailable as problem:
+        return render_template("unavailable.html", problem=problem), 503
+    return render_template(
+        "results.html",
+        user_id=user_id,
+        count=count,
+        genre=genre,
+        genres=found.catalog.genres if found.genre_filter_available else [],
+        cards=cards_for(listing.items, history),
+        cold_start=listing.cold_start,
+        known_user=found.known_user(user_id),
+        backend=listing.backend,
+        uses_personalize=found.uses_personalize,
+        onboarding=onboarding,
+        ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(history)),
+        top_rated=_history_cards(history, by_rating=True),
+        recent=_history_cards(history, by_rating=False),
+        csrf_token=csrf_token(),
+    )
+
+
+def cards_for(items: list[Recommendation], history: list[Interaction] = ()) -> list[Card]:
+    """Cards with OMDb details (fetched concurrently) and, when known, why each is there."""
+    found = services()
+    movies = [found.catalog.get(item.item_id) for item in items]
+    details = found.omdb.details(movies)
+    ratings = {event.item_id: event.rating for event in history}
+    return [
+        Card(movie, details.get(movie.item_id), _reason(item, ratings), ratings.get(movie.item_id))
+        for movie, item in zip(movies, items, strict=True)
+    ]
+
+
+def _reason(item: Recommendation, ratings: dict[str, float | None]) -> str | None:
+    """"Because you rated Heat ★5" when the backend named the rated movie behind it."""
+    if item.because is None:
+        return item.reason if item.reason not in (None, "popular") else None
+    title = services().catalog.get(item.because).title
+    stars = ratings.get(item.because)
+    return f"Because you rated {title}" + (f" ★{stars:g}" if stars is not None else "")
+
+
+def _history_cards(history: list[Interaction], by_rating: bool) -> list[Card]:
+    """The user's top-rated or most recent movies, newest first."""
+    newest_first = history[::-1]
+    if by_rating:
+        newest_first = sorted(
+            (event for event in newest_first if event.rating is not None),
+            key=lambda event: -event.rating,
+        )
+    catalog = services().catalog
+    return [
+        Card(movie=catalog.get(event.item_id), rating=event.rating)
+        for event in newest_first[:HISTORY_LENGTH]
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# A movie
+
+
+@bp.get("/movies")
+def movie() -> Any:
+    found = services()
+    try:
+        item_id = parse_item_id(request.args.get("item_id"))
+        user_id = parse_user_id(request.args["user_id"]) if request.args.get("user_id") else None
+        subject = found.movie(item_id)
+        similar, similar_source = found.similar(item_id, SIMILAR_COUNT)
+    except InvalidInput as problem:
+        abort(400, str(problem))
+    except UnknownItem:
+        abort(404, "No movie with this ID is in the catalogue or the ratings.")
+    except RecommenderUnavailable as problem:
+        return render_template("unavailable.html", problem=problem), 503
+    history = found.history(user_id) if user_id else []
+    return render_template(
+        "movie.html",
+        card=cards_for([Recommendation(subject.item_id)], history)[0],
+        similar=cards_for(similar, history),
+        similar_source=similar_source,
+        user_id=user_id,
+        csrf_token=csrf_token(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rating
+
+
+@bp.post("/ratings")
+def rate() -> Any:
+    """A rating from a card's form; back to the page it came from, with the list updated."""
+    _check_csrf()
+    try:
+        user_id = parse_user_id(request.form.get("user_id"))
+        item_id = parse_item_id(request.form.get("item_id"))
+        rating = parse_rating(request.form.get("rating"))
+    except InvalidInput as problem:
+        abort(400, str(problem))
+    found = services()
+    try:
+        outcome = found.rate(user_id, item_id, rating, session_id())
+    except UnknownItem:
+        abort(404, "No movie with this ID is in the catalogue or the ratings.")
+    except RecommenderUnavailable as problem:
+        return render_template("unavailable.html", problem=problem), 503
+    flash(f"You rated {found.catalog.get(item_id).title} ★{rating:g}.", "success")
+    if outcome.notice:
+        flash(outcome.notice, "notice")
+    return redirect(_back_to(request.form.get("next"), user_id), code=303)
+
+
+def _back_to(target: str | None, user_id: str) -> str:
+    """Only a path on this site: an open redirect would let others borrow our domain."""
+    if target:
+        parts = urlsplit(target)
+        local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+        if local and not parts.scheme and not parts.netloc:
+            return target
+    return url_for(".recommendations", user_id=user_id)

@@ -1,0 +1,410 @@
+"""What the pages and the API do, independent of HTTP: input rules and the app's services.
+
+`Services` builds each collaborator (recommender, catalogue, OMDb client, ratings, stored
+ratings) on first use and offers the operations the routes share: recommend, rate, similar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError
+
+import config as settings_module
+from catalog import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
+from omdb import OmdbClient
+from personalize import (
+    EventSender,
+    PersonalizeRecommender,
+    Recommendation,
+    RecommendationList,
+    Recommender,
+    RecommenderUnavailable,
+    make_events_client,
+    make_runtime_client,
+)
+from store import RatingStore
+
+logger = logging.getLogger(__name__)
+
+MAX_USER_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
+MAX_RESULTS = 100
+RATINGS_TO_PERSONALIZE = 3  # a new user's ratings before the list is personalized
+
+T = TypeVar("T")
+
+
+class InvalidInput(ValueError):
+    """Input a person typed that the app cannot use; the message says how to fix it."""
+
+
+class UnknownItem(LookupError):
+    """An item ID that is neither in the catalogue nor in the ratings."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Input rules, shared by the pages and the API
+
+
+def parse_user_id(raw: str | None) -> str:
+    """A user ID as Personalize accepts it: 1 to 256 characters, no control characters."""
+    return _parse_id(raw, "user ID", "Enter a user ID, for example 1.")
+
+
+def parse_item_id(raw: str | None) -> str:
+    return _parse_id(raw, "movie ID", "Give a movie ID (item_id).")
+
+
+def _parse_id(raw: str | None, what: str, when_empty: str) -> str:
+    value = (raw or "").strip()
+    if not value:
+        raise InvalidInput(when_empty)
+    if len(value) > MAX_USER_ID_LENGTH:
+        raise InvalidInput(
+            f"A {what} has at most {MAX_USER_ID_LENGTH} characters; this one has {len(value)}."
+        )
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise InvalidInput(f"A {what} cannot contain control characters such as tabs or newlines.")
+    return value
+
+
+def parse_count(raw: object, default: int) -> int:
+    """The number of recommendations: a whole number from 1 to 100 (blank means the default)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        count = int(raw.strip()) if isinstance(raw, str) else _whole(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("The number of movies must be a whole number from 1 to 100.") from None
+    if not 1 <= count <= MAX_RESULTS:
+        raise InvalidInput(f"The number of movies must be from 1 to {MAX_RESULTS}; got {count}.")
+    return count
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not a whole number")
+    return value
+
+
+def parse_rating(raw: object) -> float:
+    """A rating from 1 to 5 stars, in whole or half stars."""
+    try:
+        if isinstance(raw, bool):
+            raise TypeError("a boolean is not a rating")
+        rating = float(raw.strip()) if isinstance(raw, str) else float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput("A rating is a number of stars from 1 to 5.") from None
+    if not 1 <= rating <= 5 or rating * 2 != int(rating * 2):
+        raise InvalidInput("A rating is from 1 to 5 stars, in whole or half stars.")
+    return rating
+
+
+def parse_genre(raw: str | None, genres: list[str]) -> str | None:
+    genre = (raw or "").strip()
+    if not genre:
+        return None
+    if genre not in genres:
+        raise InvalidInput(f"There is no genre called {genre[:40]!r} in the catalogue.")
+    return genre
+
+
+# ---------------------------------------------------------------------------------------------
+# Results of operations
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """A recommendation list with what the page says about it."""
+
+    items: list[Recommendation]
+    cold_start: bool
+    backend: str
+
+
+@dataclass(frozen=True)
+class RatingOutcome:
+    timestamp: int
+    # None: no event tracker configured; otherwise whether Personalize took the event.
+    sent_to_personalize: bool | None = None
+    notice: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Services
+
+
+class Services:
+    """The app's collaborators, each built on first use.
+
+    Lazy so that CLI commands such as `personalize status` don't pay for training a model;
+    `python app.py` warms them up before serving.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], instance_path: str, **given: Any) -> None:
+        self._settings = settings
+        self._instance = Path(instance_path)
+        self._built: dict[str, Any] = dict(given)
+        self._lock = threading.RLock()
+
+    def _get(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
+
+    def is_built(self, name: str) -> bool:
+        return name in self._built
+
+    @property
+    def uses_personalize(self) -> bool:
+        return bool(
+            self._settings["PERSONALIZE_CAMPAIGN_ARN"]
+            or self._settings["PERSONALIZE_RECOMMENDER_ARN"]
+        )
+
+    @property
+    def genre_filter_available(self) -> bool:
+        """Personalize filters by genre only through a filter made for it."""
+        return not self.uses_personalize or bool(self._settings["PERSONALIZE_GENRE_FILTER_ARN"])
+
+    # -- the collaborators ----------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._get("catalog", self._build_catalog)
+
+    @property
+    def interactions(self) -> Interactions | None:
+        """The ratings file plus ratings made in the app (None: Personalize without a file)."""
+        return self._get("interactions", self._build_interactions)
+
+    @property
+    def omdb(self) -> OmdbClient:
+        return self._get("omdb", self._build_omdb)
+
+    @property
+    def store(self) -> RatingStore:
+        return self._get("store", lambda: RatingStore(self._instance / "ratings.sqlite"))
+
+    @property
+    def recommender(self) -> Recommender:
+        """Raises RecommenderUnavailable when it cannot be built (e.g. no ratings file)."""
+        build = self._build_personalize if self.uses_personalize else lambda: self.embedded
+        return self._get("recommender", build)
+
+    @property
+    def embedded(self) -> Any:
+        """The embedded engine: the default backend, and "more like this" without SIMS."""
+        return self._get("embedded", self._build_embedded)
+
+    @property
+    def events(self) -> EventSender | None:
+        """Sends ratings to Personalize when an event tracker is configured."""
+        if not (self.uses_personalize and self._settings["PERSONALIZE_TRACKING_ID"]):
+            return None
+        return self._get("events", self._build_events)
+
+    def _build_catalog(self) -> Catalog:
+        path = settings_module.resolve_path(self._settings["ITEMS_PATH"])
+        if not path.exists():
+            logger.warning("No items file at %s; titles will come from the item IDs", path)
+            return Catalog()
+        return Catalog.from_csv(path)
+
+    def _build_interactions(self) -> Interactions | None:
+        path = settings_module.resolve_path(self._settings["RATINGS_PATH"])
+        if not path.exists() and self.uses_personalize:
+            return None
+        return with_stored_ratings(read_interactions(path), self.store.all())
+
+    def _build_omdb(self) -> OmdbClient:
+        return OmdbClient(
+            self._settings["OMDB_API_KEY"] or None,
+            cache_path=self._instance / "omdb-cache.sqlite",
+        )
+
+    def _build_embedded(self) -> Any:
+        try:
+            interactions = self.interactions
+        except (OSError, DataFileError) as error:
+            raise RecommenderUnavailable(
+                f"The ratings file could not be read: {_describe_file_error(error)}",
+                "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
+            ) from error
+        if interactions is None:
+            raise RecommenderUnavailable(
+                "There is no ratings file for the embedded recommender.",
+                "Set RATINGS_PATH to the ratings file you imported into Personalize.",
+            )
+        from engine import EmbeddedRecommender  # numpy and implicit load only when needed
+
+        return EmbeddedRecommender.load_or_train(
+            interactions, self._instance, recipe=self._settings["RECIPE"]
+        )
+
+    def _build_personalize(self) -> PersonalizeRecommender:
+        settings = self._settings
+        return PersonalizeRecommender(
+            self._aws_client(make_runtime_client),
+            campaign_arn=settings["PERSONALIZE_CAMPAIGN_ARN"],
+            recommender_arn=settings["PERSONALIZE_RECOMMENDER_ARN"],
+            filter_arn=settings["PERSONALIZE_FILTER_ARN"],
+            genre_filter_arn=settings["PERSONALIZE_GENRE_FILTER_ARN"],
+            sims_campaign_arn=settings["PERSONALIZE_SIMS_CAMPAIGN_ARN"],
+        )
+
+    def _build_events(self) -> EventSender:
+        return EventSender(
+            self._aws_client(make_events_client), self._settings["PERSONALIZE_TRACKING_ID"]
+        )
+
+    def _aws_client(self, make: Callable[[str], Any]) -> Any:
+        arn = self._settings["PERSONALIZE_CAMPAIGN_ARN"] or self._settings[
+            "PERSONALIZE_RECOMMENDER_ARN"
+        ]
+        region = self._settings["AWS_REGION"] or settings_module.region_of(arn)
+        try:
+            return make(region)
+        except (BotoCoreError, ValueError) as error:
+            # Credentials are resolved when the client is made: a missing profile fails here.
+            raise RecommenderUnavailable(
+                f"The AWS client could not be set up: {error}",
+                "Check AWS_PROFILE and the AWS configuration files.",
+            ) from error
+
+    def warm_up(self) -> None:
+        """Build everything now, so the first visitor doesn't wait for training."""
+        _ = self.catalog
+        try:
+            logger.info("Serving recommendations from %s", self.recommender.description)
+        except RecommenderUnavailable as problem:
+            logger.error("%s %s", problem.reason, problem.hint)
+
+    # -- operations -----------------------------------------------------------------------
+
+    def known_user(self, user_id: str) -> bool | None:
+        """Whether the ratings (file or app) know this user; None without a ratings file."""
+        interactions = self.interactions
+        if interactions is None:
+            return None
+        return interactions.has_user(user_id) or bool(self.store.for_user(user_id))
+
+    def history(self, user_id: str) -> list[Interaction]:
+        """The user's ratings, oldest first: the file's, then the app's (a re-rating wins)."""
+        interactions = self.interactions
+        events = interactions.history(user_id) if interactions is not None else []
+        latest = {event.item_id: event for event in [*events, *self.store.for_user(user_id)]}
+        return sorted(latest.values(), key=lambda event: event.timestamp)
+
+    def recommend(
+        self, user_id: str, n: int, *, genre: str | None = None, onboarding: bool = False
+    ) -> Recommended:
+        """Recommendations, never of rated movies; a new user rates popular ones first."""
+        recommender = self.recommender
+        rated = [event.item_id for event in self.history(user_id)]
+        if onboarding and len(rated) < RATINGS_TO_PERSONALIZE and not self.uses_personalize:
+            return Recommended(self._popular(n, rated, genre), True, recommender.description)
+        if self.uses_personalize:
+            listing = self._personalize_excluding(recommender, user_id, n, genre, rated)
+        else:
+            listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
+        return Recommended(listing.items, listing.cold_start, recommender.description)
+
+    def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
+        in_genre = self._in_genre(genre)
+        ranked = self.embedded.popular(len(self.catalog) + len(rated) + n, exclude=rated)
+        return [item for item in ranked if in_genre is None or in_genre(item.item_id)][:n]
+
+    def _personalize_excluding(
+        self, recommender: Any, user_id: str, n: int, genre: str | None, rated: list[str]
+    ) -> RecommendationList:
+        # Personalize may return movies the user rated (without an exclusion filter, or since
+        # the last training): ask for a few more and drop those here.
+        asked = min(n + len(rated), 500)
+        listing = recommender.recommend(user_id, asked, genre=genre)
+        seen = set(rated)
+        kept = [item for item in listing.items if item.item_id not in seen][:n]
+        return RecommendationList(kept, listing.cold_start)
+
+    def _in_genre(self, genre: str | None) -> Callable[[str], bool] | None:
+        if genre is None:
+            return None
+        catalog = self.catalog
+        return lambda item_id: genre in catalog.get(item_id).genres
+
+    def similar(self, item_id: str, n: int) -> tuple[list[Recommendation], str]:
+        """Movies like this one, and the source that found them."""
+        recommender = self.recommender
+        if self.uses_personalize and recommender.sims_campaign_arn:
+            return recommender.similar(item_id, n), "Amazon Personalize · SIMS campaign"
+        return self.embedded.similar(item_id, n), "Embedded recommender · item-to-item"
+
+    def movie(self, item_id: str) -> Movie:
+        """The catalogue's movie for an ID the app knows; UnknownItem otherwise."""
+        interactions = self.interactions
+        known = item_id in self.catalog or (
+            interactions is not None and item_id in interactions.item_index
+        )
+        if not known:
+            raise UnknownItem(item_id)
+        return self.catalog.get(item_id)
+
+    def rate(self, user_id: str, item_id: str, rating: float, session_id: str) -> RatingOutcome:
+        """Store a rating, fold it into the embedded model, and send it to Personalize."""
+        self.movie(item_id)  # raises UnknownItem
+        when = self.store.add(user_id, item_id, rating)
+        if not self.uses_personalize:
+            self.embedded.add_interaction(user_id, item_id, rating, when)
+            return RatingOutcome(when)
+        events = self.events
+        if events is None:
+            return RatingOutcome(when)
+        try:
+            events.send_rating(session_id, user_id, item_id, rating, when)
+        except RecommenderUnavailable as problem:
+            return RatingOutcome(when, False, f"Saved here, but not sent to Personalize: "
+                                              f"{problem.reason}")
+        return RatingOutcome(when, True)
+
+
+def with_stored_ratings(
+    interactions: Interactions, stored: list[tuple[str, str, float, int]]
+) -> Interactions:
+    """The ratings file plus ratings made in the app, so retraining includes them."""
+    if not stored:
+        return interactions
+    file_rows = (
+        (
+            interactions.user_ids[user],
+            interactions.item_ids[item],
+            None if rating != rating else float(rating),  # NaN means no rating
+            int(timestamp),
+        )
+        for user, item, rating, timestamp in zip(
+            interactions.users,
+            interactions.items,
+            interactions.ratings,
+            interactions.timestamps,
+            strict=True,
+        )
+    )
+    stored_digest = hashlib.sha256(repr(stored).encode()).hexdigest()
+    return Interactions.from_rows(
+        [*file_rows, *stored],
+        source=interactions.source,
+        fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}",
+    )
+
+
+def _describe_file_error(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"{error.filename} does not exist"
+    return str(error)

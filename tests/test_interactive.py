@@ -1,0 +1,248 @@
+"""Movie pages, rating to personalize, new users, finding users and the genre filter."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from personalize import EventSender, PersonalizeRecommender
+from tests.test_app import CAMPAIGN, card_titles
+
+GENRE_FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/by-genre"
+
+
+def csrf_of(client, path: str = "/recommendations?user_id=3") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def rate(client, user_id: str, item_id: str, stars: int, **extra):
+    form = {"csrf_token": csrf_of(client), "user_id": user_id, "item_id": item_id}
+    return client.post("/ratings", data={**form, "rating": str(stars), **extra})
+
+
+# --- A movie's page -----------------------------------------------------------------------------
+
+
+def test_a_movie_page_shows_the_movie_and_more_like_it(client):
+    page = client.get("/movies?item_id=h1")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<title>Alien" in html
+    similar = html.split("More like this")[1]
+    titles = re.findall(r'<h3 class="card-title"><a href="[^"]*">([^<]+)</a>', similar)
+    assert titles and "Alien" not in titles
+    assert set(titles[:4]) <= {"Halloween", "The Shining", "Psycho", "The Thing", "Scream"}
+
+
+def test_every_card_links_to_its_movie_page(client):
+    html = client.get("/recommendations?user_id=3").get_data(as_text=True)
+    links = re.findall(r'<h3 class="card-title"><a href="([^"]+)"', html)
+    assert links and all(link.startswith("/movies?item_id=") for link in links)
+
+
+def test_item_ids_with_slashes_reach_their_movie_page(tmp_path):
+    from app import create_app
+
+    ratings = tmp_path / "ratings.csv"
+    rows = ["USER_ID,ITEM_ID,RATING,TIMESTAMP"]
+    films = ["AC/DC: Let There Be Rock (1980)", "Heat (1995)", "Alien (1979)"]
+    rows += [f"{u},{film},4,{1_600_000_000 + i}" for u in range(6) for i, film in enumerate(films)]
+    ratings.write_text("\n".join(rows) + "\n")
+    app = create_app({"RATINGS_PATH": str(ratings)}, instance_path=str(tmp_path / "i"))
+    page = app.test_client().get("/movies", query_string={"item_id": films[0]})
+    assert page.status_code == 200
+    assert "AC/DC: Let There Be Rock" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("item_id=nope", 404), ("item_id=", 400), ("", 400), ("item_id=h1&user_id=%09", 400)],
+)
+def test_bad_movie_requests_get_their_status(client, query, status):
+    assert client.get(f"/movies?{query}").status_code == status
+
+
+# --- Rating -----------------------------------------------------------------------------------
+
+
+def test_rating_updates_the_list_at_once_and_removes_the_movie(client):
+    before = card_titles(client.get("/recommendations?user_id=3&n=5").get_data(as_text=True))
+    assert before[0] == "Psycho"
+    response = rate(client, "3", "h4", 5, next="/recommendations?user_id=3&n=5")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recommendations?user_id=3&n=5"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "You rated Psycho ★5." in page
+    after = card_titles(page)
+    assert "Psycho" not in after and after != before
+
+
+def test_a_rating_survives_a_restart_and_is_used_in_retraining(make_app):
+    first = make_app().test_client()
+    assert rate(first, "3", "h4", 5).status_code == 303
+    restarted = make_app().test_client()  # same instance folder, new app and services
+    page = restarted.get("/recommendations?user_id=3&n=10").get_data(as_text=True)
+    assert "Psycho" not in card_titles(page)
+    assert "★ 5" in page.split('class="history"')[1]
+
+
+def test_rating_needs_the_forms_csrf_token(client):
+    response = client.post(
+        "/ratings", data={"csrf_token": "forged", "user_id": "3", "item_id": "h4", "rating": "5"}
+    )
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"rating": "6"}, 400),
+        ({"rating": "0"}, 400),
+        ({"rating": "lots"}, 400),
+        ({"rating": "3.3"}, 400),
+        ({"user_id": ""}, 400),
+        ({"item_id": "no-such-movie"}, 404),
+    ],
+)
+def test_bad_ratings_are_refused(client, changes, status):
+    form = {"csrf_token": csrf_of(client), "user_id": "3", "item_id": "h4", "rating": "4"}
+    assert client.post("/ratings", data={**form, **changes}).status_code == status
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_rating_never_redirects_off_site(client, target):
+    response = rate(client, "3", "h4", 4, next=target)
+    assert response.headers["Location"].startswith("/recommendations?user_id=3")
+
+
+def _events_client():
+    return boto3.client(
+        "personalize-events", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+def _runtime_client():
+    return boto3.client(
+        "personalize-runtime", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+def test_on_personalize_a_rating_is_sent_with_put_events(make_app):
+    events = _events_client()
+    settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_TRACKING_ID": "track-1"}
+    with Stubber(events) as stubber:
+        stubber.add_response(
+            "put_events",
+            {},
+            {"trackingId": "track-1", "sessionId": ANY, "userId": "3", "eventList": ANY},
+        )
+        app = make_app(settings, events=EventSender(events, "track-1"))
+        client = app.test_client()
+        form = {"csrf_token": csrf_of(client, "/movies?item_id=h4&user_id=3"), "user_id": "3",
+                "item_id": "h4", "rating": "4"}
+        page = client.post("/ratings", data=form, follow_redirects=False)
+        stubber.assert_no_pending_responses()
+    assert page.status_code == 303
+    assert app.extensions["movies"].store.for_user("3")[0].rating == 4.0
+
+
+def test_a_put_events_failure_is_a_notice_and_the_rating_is_kept(make_app):
+    events, runtime = _events_client(), _runtime_client()
+    settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_TRACKING_ID": "track-1"}
+    with Stubber(events) as event_stub, Stubber(runtime) as runtime_stub:
+        event_stub.add_client_error("put_events", "InvalidInputException", "bad tracker", 400)
+        runtime_stub.add_response("get_recommendations", {"itemList": [{"itemId": "c1"}]}, None)
+        app = make_app(
+            settings,
+            events=EventSender(events, "track-1"),
+            recommender=PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN),
+        )
+        client = app.test_client()
+        form = {"csrf_token": csrf_of(client, "/movies?item_id=h4&user_id=3"), "user_id": "3",
+                "item_id": "h4", "rating": "4"}
+        page = client.post("/ratings", data=form, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "not sent to Personalize" in html
+    assert app.extensions["movies"].store.for_user("3")[0].rating == 4.0
+
+
+# --- New users and finding users -----------------------------------------------------------------
+
+
+def test_a_new_user_rates_three_popular_movies_then_gets_personal_ones(client):
+    response = client.post("/new")
+    user_id = parse_qs(urlsplit(response.headers["Location"]).query)["user_id"][0]
+    assert user_id.startswith("guest-")
+    page = client.get(f"/recommendations?user_id={user_id}").get_data(as_text=True)
+    assert "Rate 3 more movies" in page and "Popular movies" in page
+    for count, item in enumerate(["h1", "h2", "h3"], start=1):
+        rate(client, user_id, item, 5)
+        page = client.get(f"/recommendations?user_id={user_id}&n=3").get_data(as_text=True)
+        if count < 3:
+            assert f"Rate {3 - count} more" in page
+    assert "Popular movies" not in page
+    # Three horror ratings: the personal list is led by the horror films not yet rated.
+    assert set(card_titles(page)) <= {"Psycho", "The Thing", "Scream"}
+    assert "Continue as " + user_id in client.get("/").get_data(as_text=True)
+
+
+def test_random_user_goes_to_a_known_user(client):
+    response = client.get("/random")
+    assert response.status_code == 303
+    user_id = parse_qs(urlsplit(response.headers["Location"]).query)["user_id"][0]
+    assert user_id in {str(user) for user in range(40)}
+
+
+# --- Genre filter -------------------------------------------------------------------------------
+
+
+def test_the_genre_filter_keeps_n_movies_of_that_genre(client):
+    html = client.get("/recommendations?user_id=3&n=5&genre=Comedy").get_data(as_text=True)
+    titles = card_titles(html)
+    assert len(titles) == 5  # a horror fan, yet five comedies: filtered before the cut
+    comedies = {"Airplane!", "Groundhog Day", "The Big Lebowski", "Annie Hall",
+                "Some Like It Hot", "Tootsie"}
+    assert set(titles) <= comedies
+    assert '<option value="Comedy" selected>' in html
+
+
+def test_an_unknown_genre_is_a_400(client):
+    response = client.get("/recommendations?user_id=3&genre=Polka")
+    assert response.status_code == 400
+    assert "no genre called" in response.get_data(as_text=True)
+
+
+def test_on_personalize_the_genre_goes_through_the_genre_filter(make_app):
+    runtime = _runtime_client()
+    with Stubber(runtime) as stubber:
+        stubber.add_response(
+            "get_recommendations",
+            {"itemList": [{"itemId": "c2"}, {"itemId": "c3"}]},
+            {"campaignArn": CAMPAIGN, "userId": "3", "numResults": 7,
+             "filterArn": GENRE_FILTER, "filterValues": {"GENRES": '"Comedy"'}},
+        )
+        recommender = PersonalizeRecommender(
+            runtime, campaign_arn=CAMPAIGN, genre_filter_arn=GENRE_FILTER
+        )
+        settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN,
+                    "PERSONALIZE_GENRE_FILTER_ARN": GENRE_FILTER}
+        client = make_app(settings, recommender=recommender).test_client()
+        # User 3 rated 5 films: 2 asked for + 5 more, so the list survives dropping rated ones.
+        html = client.get("/recommendations?user_id=3&n=2&genre=Comedy").get_data(as_text=True)
+    assert card_titles(html) == ["Groundhog Day", "The Big Lebowski"]
+
+
+def test_without_a_genre_filter_personalize_hides_the_genre_menu(make_app):
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}).test_client()
+    response = client.get("/recommendations?user_id=3&genre=Comedy")
+    assert response.status_code == 400
+    assert "PERSONALIZE_GENRE_FILTER_ARN" in response.get_data(as_text=True)
