@@ -11,7 +11,7 @@ import logging
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -314,9 +314,18 @@ class Services:
             return Recommended(self._popular(n, rated, genre), True, recommender.description)
         if self.uses_personalize:
             listing = self._personalize_excluding(recommender, user_id, n, genre, rated)
-        else:
-            listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
-        return Recommended(listing.items, listing.cold_start, recommender.description)
+            return Recommended(listing.items, listing.cold_start, recommender.description)
+        listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
+        items = listing.items if listing.cold_start else self._explained(user_id, listing.items)
+        return Recommended(items, listing.cold_start, recommender.description)
+
+    def _explained(self, user_id: str, items: list[Recommendation]) -> list[Recommendation]:
+        """Name the rated movie behind each recommendation ("because you rated X")."""
+        explain = getattr(self.recommender, "explain", None)
+        if explain is None:
+            return items
+        because = explain(user_id, [item.item_id for item in items])
+        return [replace(item, because=because.get(item.item_id)) for item in items]
 
     def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
         in_genre = self._in_genre(genre)

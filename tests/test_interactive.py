@@ -39,6 +39,15 @@ def test_a_movie_page_shows_the_movie_and_more_like_it(client):
     assert set(titles[:4]) <= {"Halloween", "The Shining", "Psycho", "The Thing", "Scream"}
 
 
+def test_each_recommendation_names_the_rated_movie_behind_it(client):
+    html = client.get("/recommendations?user_id=3&n=2").get_data(as_text=True)
+    reasons = re.findall(r'<p class="reason">Because you rated ([^<]+)</p>', html)
+    assert len(reasons) == 2
+    horror = ("Alien", "Halloween", "The Shining", "The Thing", "Scream")  # what user 3 rated
+    assert all(reason.rsplit(" ★", 1)[0] in horror for reason in reasons)
+    assert all(reason.rsplit(" ★", 1)[1] in ("4", "5") for reason in reasons)
+
+
 def test_every_card_links_to_its_movie_page(client):
     html = client.get("/recommendations?user_id=3").get_data(as_text=True)
     links = re.findall(r'<h3 class="card-title"><a href="([^"]+)"', html)
