@@ -432,6 +432,30 @@ class EmbeddedRecommender:
         # popularity-count has no notion of similarity: it answers with the popular items.
         return self.popular(n, exclude=(item_id,))
 
+    def explain(self, user_id: str, item_ids: Sequence[str]) -> dict[str, str]:
+        """For each item, the user's rated item that leads to it most ("because you rated X").
+
+        That is the rated item with the highest similarity to it, weighted by how much the
+        rating counts (its stars and recency, as in training). Empty for an unknown user or a
+        recipe without item similarity.
+        """
+        state = self._state_of(user_id)
+        codes = self._codes(item_ids)
+        if state is None or state.rated.size == 0 or codes.size == 0:
+            return {}
+        if self._model.similarity is not None:
+            similarity = self._model.similarity[state.rated][:, codes].toarray()
+        elif self._unit_item_factors is not None:
+            similarity = self._unit_item_factors[state.rated] @ self._unit_item_factors[codes].T
+        else:
+            return {}
+        leading = np.argmax(similarity * state.weights[:, None], axis=0)
+        item_ids = self._model.item_ids
+        return {
+            item_ids[code]: item_ids[state.rated[best]]
+            for code, best in zip(codes, leading, strict=True)
+        }
+
     def popular(self, n: int, *, exclude: Collection[str] = ()) -> list[Recommendation]:
         """The most interacted-with items (Personalize's popularity-count)."""
         skip = set(exclude)
