@@ -432,17 +432,23 @@ class EmbeddedRecommender:
         # popularity-count has no notion of similarity: it answers with the popular items.
         return self.popular(n, exclude=(item_id,))
 
-    def explain(self, user_id: str, item_ids: Sequence[str]) -> dict[str, str]:
+    def explain(
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+    ) -> dict[str, str]:
         """For each item, the user's rated item that leads to it most ("because you rated X").
 
-        That is the rated item with the highest similarity to it, weighted by how much the
-        rating counts (its stars and recency, as in training). Empty for an unknown user or a
-        recipe without item similarity.
+        That is the rated item (of `among`, when given: say, the ones the user liked) with the
+        highest similarity to it, weighted by how much the rating counts (its stars and
+        recency, as in training). Empty for an unknown user or a recipe without similarity.
         """
         state = self._state_of(user_id)
         codes = self._codes(item_ids)
         if state is None or state.rated.size == 0 or codes.size == 0:
             return {}
+        if among is not None:
+            keep = np.isin(state.rated, self._codes(among))
+            if keep.any():
+                state = _UserState(state.rated[keep], state.weights[keep], state.factors)
         if self._model.similarity is not None:
             similarity = self._model.similarity[state.rated][:, codes].toarray()
         elif self._unit_item_factors is not None:
@@ -469,6 +475,10 @@ class EmbeddedRecommender:
                     Recommendation(item_id, float(self._model.popularity[code]), "popular")
                 )
         return found
+
+    def in_training(self, user_id: str) -> bool:
+        """Whether the model was trained on this user's interactions (folded-in users were not)."""
+        return user_id in self._user_index
 
     def fold_in(self, user_id: str, history: Iterable[HistoryRow]) -> None:
         """Set a user's whole history and recompute their factors, without retraining."""

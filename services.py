@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_USER_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
 MAX_RESULTS = 100
 RATINGS_TO_PERSONALIZE = 3  # a new user's ratings before the list is personalized
+LIKED_RATING = 3.5  # stars from which a rating counts as liking the movie
 
 T = TypeVar("T")
 
@@ -320,11 +321,17 @@ class Services:
         return Recommended(items, listing.cold_start, recommender.description)
 
     def _explained(self, user_id: str, items: list[Recommendation]) -> list[Recommendation]:
-        """Name the rated movie behind each recommendation ("because you rated X")."""
+        """Name the liked movie behind each recommendation ("because you rated X ★5")."""
         explain = getattr(self.recommender, "explain", None)
         if explain is None:
             return items
-        because = explain(user_id, [item.item_id for item in items])
+        # "Because you rated X ★1.5" would read as a joke: explain by movies the user liked.
+        liked = [
+            event.item_id
+            for event in self.history(user_id)
+            if event.rating is None or event.rating >= LIKED_RATING
+        ]
+        because = explain(user_id, [item.item_id for item in items], among=liked)
         return [replace(item, because=because.get(item.item_id)) for item in items]
 
     def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:

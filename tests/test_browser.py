@@ -1,0 +1,276 @@
+"""The pages in a real browser: Debian's Chromium under Playwright, on the shipped sample data.
+
+One browser and one live server per module; every test gets a fresh page with its own
+cookies. Pages never reach the network (see browser_support). Where /usr/bin/chromium is
+missing, every test here skips.
+
+To add a flow: a test taking `page` (relative URLs go to the live app) built from the steps
+below; to hold a new page to the console, CSP and phone-layout checks, add its path to their
+parameter lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    PHONE,
+    PageWatch,
+    broken_posters,
+    chromium,
+    horizontal_overflow,
+    open_page,
+    sample_app,
+    serving,
+)
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from catalog import Movie
+from omdb import MovieDetails
+
+SAMPLE_USER = "1"  # a user with ratings in data/ratings.csv
+UNKNOWN_USER = "nobody-in-the-sample"
+LONGEST_USER_ID = "x" * 256
+
+
+# --- Fixtures: one browser and one server per module, a fresh page per test -------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium; every test that needs it skips where it isn't installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser tests need Debian's Chromium at {CHROMIUM} "
+            "(apt-get install chromium); it is not installed"
+        )
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def sample_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One instance folder per module, so the sample model is trained once and reused."""
+    return tmp_path_factory.mktemp("browser") / "instance"
+
+
+@pytest.fixture(scope="module")
+def live_url(sample_instance: Path) -> Iterator[str]:
+    """Base URL of the app on the shipped sample data, served for the whole module."""
+    with serving(sample_app(sample_instance)) as url:
+        yield url
+
+
+@pytest.fixture
+def page_watch() -> PageWatch:
+    return PageWatch()
+
+
+@pytest.fixture
+def page(browser: Browser, live_url: str, page_watch: PageWatch) -> Iterator[Page]:
+    """A fresh desktop-sized page on the live app (own cookies); relative URLs go to it."""
+    opened = open_page(browser, live_url, page_watch)
+    yield opened
+    opened.context.close()
+
+
+# --- Steps a person takes -----------------------------------------------------------------------
+
+
+def user_form(page: Page) -> Locator:
+    """The home page's form (the header has a quick search with its own "User ID" field)."""
+    return page.locator("form.user-form")
+
+
+def ask_for_recommendations(page: Page, user_id: str) -> None:
+    """Home page -> type the user ID -> submit, as a person would."""
+    page.goto("/")
+    form = user_form(page)
+    form.get_by_label("User ID").fill(user_id)
+    form.get_by_role("button", name="Recommend").click()
+    page.wait_for_load_state()
+
+
+def recommended_cards(page: Page) -> Locator:
+    """Cards in the recommendations, not in the "What this user watched" aside."""
+    return page.locator("section.recommendations article.card")
+
+
+# --- Issue 2: recommendations for a user ---------------------------------------------------------
+
+
+def test_submitting_a_user_shows_ten_recommendations(page: Page):
+    ask_for_recommendations(page, SAMPLE_USER)
+
+    location = urlsplit(page.url)
+    assert location.path == "/recommendations"
+    assert parse_qs(location.query) == {"user_id": [SAMPLE_USER], "n": ["10"]}
+    expect(recommended_cards(page)).to_have_count(10)
+    expect(page.locator(".backend")).to_contain_text("Embedded recommender")
+    expect(page.locator("aside.history article.card").first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("user_id", "message"),
+    [
+        ("", "Enter a user ID"),
+        ("   ", "Enter a user ID"),
+        ("a\tb", "control characters"),
+    ],
+)
+def test_a_bad_user_id_shows_its_message_on_the_form(page: Page, user_id: str, message: str):
+    ask_for_recommendations(page, user_id)
+
+    expect(page.get_by_role("alert")).to_contain_text(message)
+    assert urlsplit(page.url).path == "/result"
+    field = user_form(page).get_by_label("User ID")
+    expect(field).to_be_visible()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(recommended_cards(page)).to_have_count(0)
+
+
+def test_the_user_field_stops_at_256_characters(page: Page):
+    # maxlength keeps a person from typing an ID Personalize would reject.
+    ask_for_recommendations(page, "y" * 300)
+
+    assert parse_qs(urlsplit(page.url).query)["user_id"] == ["y" * 256]
+    expect(recommended_cards(page)).to_have_count(10)
+
+
+def test_a_257_character_id_in_a_link_shows_the_form_with_its_message(page: Page):
+    page.goto(f"/recommendations?user_id={'x' * 257}")
+
+    expect(page.get_by_role("alert")).to_contain_text("at most 256 characters")
+    expect(user_form(page).get_by_label("User ID")).to_be_visible()
+    expect(recommended_cards(page)).to_have_count(0)
+
+
+def test_an_unknown_user_sees_popular_movies_flagged(page: Page):
+    ask_for_recommendations(page, UNKNOWN_USER)
+
+    expect(page.locator(".badge")).to_contain_text("Popular movies")
+    expect(recommended_cards(page)).to_have_count(10)
+    expect(page.locator("aside.history")).to_contain_text("No ratings from this user")
+
+
+# --- Posters -------------------------------------------------------------------------------------
+
+
+def assert_placeholders_show_titles(page: Page) -> None:
+    placeholders = page.locator("section.recommendations .poster.is-placeholder")
+    expect(placeholders).to_have_count(10)
+    for card in recommended_cards(page).all():
+        title = card.locator(".card-title").inner_text()
+        overlay = card.locator(".poster-title")
+        expect(overlay).to_be_visible()
+        assert overlay.inner_text() in title
+
+
+def test_every_poster_loads_and_placeholders_show_the_title(page: Page):
+    page.goto(f"/recommendations?user_id={SAMPLE_USER}")
+
+    assert broken_posters(page, "section.recommendations .poster img") == []
+    # Without an OMDb key every poster is the placeholder, with the title drawn over it.
+    assert_placeholders_show_titles(page)
+
+
+class UnreachablePosters:
+    """Stands in for the OMDb client: every movie gets a poster on a host nobody can reach."""
+
+    def details(self, movies: Sequence[Movie]) -> dict[str, MovieDetails]:
+        return {
+            movie.item_id: MovieDetails(poster_url=f"https://posters.invalid/{movie.item_id}.jpg")
+            for movie in movies
+        }
+
+
+@pytest.fixture(scope="module")
+def unreachable_posters_url(browser: Browser, sample_instance: Path) -> Iterator[str]:
+    # Asks for `browser` first so it skips without Chromium before serving anything; shares
+    # the instance folder, so the model trained for `live_url` is loaded, not trained again.
+    with serving(sample_app(sample_instance, omdb=UnreachablePosters())) as url:
+        yield url
+
+
+def test_a_poster_that_fails_to_load_becomes_the_placeholder(
+    page: Page, page_watch: PageWatch, unreachable_posters_url: str
+):
+    page.goto(f"{unreachable_posters_url}/recommendations?user_id={SAMPLE_USER}")
+
+    assert broken_posters(page, "section.recommendations .poster img") == []
+    assert_placeholders_show_titles(page)
+    # The posters were asked for, and the browser was kept off the network.
+    assert any("posters.invalid" in url for url in page_watch.blocked_requests)
+
+
+# --- Console, CSP, layout ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/", 200),
+        (f"/recommendations?user_id={SAMPLE_USER}", 200),
+        (f"/recommendations?user_id={UNKNOWN_USER}", 200),
+        ("/recommendations?user_id=", 400),
+        ("/no/such/page", 404),
+    ],
+)
+def test_pages_have_no_console_errors_or_csp_violations(
+    page: Page, page_watch: PageWatch, path: str, status: int
+):
+    response = page.goto(path)
+    assert response is not None and response.status == status
+    assert broken_posters(page) == []  # lazy images and app.js must not complain either
+
+    assert page_watch.problems == []
+
+
+def test_the_watch_reports_a_csp_violation(page: Page, page_watch: PageWatch):
+    # Checks the check: an inline script, which the CSP forbids, must show up as a problem.
+    page.goto("/")
+    with page.expect_console_message(lambda message: "CSP violation" in message.text):
+        page.evaluate(
+            """() => {
+              const script = document.createElement("script");
+              script.textContent = "document.title = 'injected'";
+              document.body.append(script);
+            }"""
+        )
+
+    expect(page).not_to_have_title("injected")
+    assert any("CSP violation: script-src" in problem for problem in page_watch.problems)
+
+
+@pytest.mark.parametrize(
+    ("path", "has_cards"),
+    [
+        ("/", False),
+        (f"/recommendations?user_id={SAMPLE_USER}", True),
+        pytest.param(
+            f"/recommendations?user_id={LONGEST_USER_ID}",
+            True,
+            id="longest-user-id",
+        ),
+    ],
+)
+def test_a_phone_sized_window_scrolls_only_vertically(
+    browser: Browser, live_url: str, path: str, has_cards: bool
+):
+    phone = open_page(browser, live_url, PageWatch(), viewport=PHONE)
+    try:
+        phone.goto(path)
+        assert broken_posters(phone) == []
+
+        assert horizontal_overflow(phone) == 0
+        if has_cards:
+            first = recommended_cards(phone).first
+            expect(first).to_be_visible()
+            box = first.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    finally:
+        phone.context.close()
