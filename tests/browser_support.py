@@ -7,6 +7,7 @@ aborted and recorded.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,15 @@ def sample_app(instance: Path, **services: Any) -> Flask:
     )
     app.extensions["movies"].warm_up()
     return app
+
+
+def reuse_models(trained: Path, instance: Path) -> None:
+    """Copy the models trained in one instance folder into another, so an app on the same
+    data and settings loads them instead of training again (a model's file records what it
+    was trained on, so a copy that doesn't fit is retrained, never used)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    for model in trained.glob("model-*.npz"):
+        shutil.copy2(model, instance / model.name)
 
 
 @contextmanager

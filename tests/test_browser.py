@@ -1,16 +1,19 @@
 """The pages in a real browser: Debian's Chromium under Playwright, on the shipped sample data.
 
 One browser and one live server per module; every test gets a fresh page with its own
-cookies. Pages never reach the network (see browser_support). Where /usr/bin/chromium is
-missing, every test here skips.
+cookies. A test that rates movies takes `rating_page` instead: a server and instance folder of
+its own, so its ratings (stored in instance/ratings.sqlite) never reach another test. Pages
+never reach the network (see browser_support). Where /usr/bin/chromium is missing, every test
+here skips.
 
-To add a flow: a test taking `page` (relative URLs go to the live app) built from the steps
-below; to hold a new page to the console, CSP and phone-layout checks, add its path to their
-parameter lists.
+To add a flow: a test taking `page` or `rating_page` (relative URLs go to the live app) built
+from the steps below; to hold a new page to the console, CSP and phone-layout checks, add its
+path to their parameter lists.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +27,7 @@ from browser_support import (
     chromium,
     horizontal_overflow,
     open_page,
+    reuse_models,
     sample_app,
     serving,
 )
@@ -33,6 +37,8 @@ from catalog import Movie
 from omdb import MovieDetails
 
 SAMPLE_USER = "1"  # a user with ratings in data/ratings.csv
+# A genre user 1 has rated once in fifteen: filtering by it changes the list.
+GENRE_THE_USER_RARELY_WATCHES = "Horror"
 UNKNOWN_USER = "nobody-in-the-sample"
 LONGEST_USER_ID = "x" * 256
 
@@ -78,6 +84,26 @@ def page(browser: Browser, live_url: str, page_watch: PageWatch) -> Iterator[Pag
     opened.context.close()
 
 
+@pytest.fixture
+def own_live_url(
+    browser: Browser, live_url: str, sample_instance: Path, tmp_path: Path
+) -> Iterator[str]:
+    """A server of the test's own, on an empty instance folder but for the module's model
+    (asking for `live_url` first makes sure it is trained), so it starts without training."""
+    instance = tmp_path / "instance"
+    reuse_models(sample_instance, instance)
+    with serving(sample_app(instance)) as url:
+        yield url
+
+
+@pytest.fixture
+def rating_page(browser: Browser, own_live_url: str, page_watch: PageWatch) -> Iterator[Page]:
+    """A fresh page on the test's own server: for tests that rate movies."""
+    opened = open_page(browser, own_live_url, page_watch)
+    yield opened
+    opened.context.close()
+
+
 # --- Steps a person takes -----------------------------------------------------------------------
 
 
@@ -98,6 +124,31 @@ def ask_for_recommendations(page: Page, user_id: str) -> None:
 def recommended_cards(page: Page) -> Locator:
     """Cards in the recommendations, not in the "What this user watched" aside."""
     return page.locator("section.recommendations article.card")
+
+
+def title_of(card: Locator) -> str:
+    """A card's title as its rating buttons name it (without the year)."""
+    return card.locator(".card-title a").inner_text()
+
+
+def recommended_titles(page: Page) -> list[str]:
+    return page.locator("section.recommendations .card-title a").all_inner_texts()
+
+
+def genres_of(card: Locator) -> list[str]:
+    return card.locator("ul.genres li").all_inner_texts()
+
+
+def rate(page: Page, card: Locator, stars: int) -> str:
+    """Click a card's star button, wait for the page to come back; returns the title rated."""
+    title = title_of(card)
+    card.get_by_role("button", name=f"Rate {title} {stars} out of 5", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"You rated {title} ★{stars}.")
+    return title
+
+
+def query_of(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
 
 
 # --- Issue 2: recommendations for a user ---------------------------------------------------------
@@ -155,6 +206,100 @@ def test_an_unknown_user_sees_popular_movies_flagged(page: Page):
     expect(page.locator(".badge")).to_contain_text("Popular movies")
     expect(recommended_cards(page)).to_have_count(10)
     expect(page.locator("aside.history")).to_contain_text("No ratings from this user")
+
+
+def test_a_random_user_from_the_home_page_gets_ten_recommendations(page: Page):
+    page.goto("/")
+    page.get_by_role("link", name="a random user").click()
+
+    expect(page).to_have_url(re.compile(r"/recommendations\?user_id=[^&]+"))
+    user_id = query_of(page)["user_id"][0]
+    expect(page.locator("#recs-heading")).to_contain_text(user_id)
+    expect(recommended_cards(page)).to_have_count(10)
+    expect(page.locator(".badge")).to_have_count(0)  # a user from the data: a personal list
+
+
+# --- Issue 5: movies, rating, new users, the genre filter ----------------------------------------
+
+
+def test_a_user_opens_a_movie_then_rates_one_and_the_list_changes(
+    rating_page: Page, page_watch: PageWatch
+):
+    page = rating_page
+    ask_for_recommendations(page, SAMPLE_USER)
+    expect(recommended_cards(page)).to_have_count(10)
+
+    first = recommended_cards(page).first
+    opened_title, opened_id = title_of(first), first.get_attribute("data-item-id")
+    first.locator(".card-title a").click()
+    expect(page).to_have_url(re.compile(r"/movies\?"))
+    assert query_of(page) == {"item_id": [opened_id], "user_id": [SAMPLE_USER]}
+    expect(page.locator(".movie-main .card-title")).to_contain_text(opened_title)
+    expect(page.get_by_role("heading", name="More like this")).to_be_visible()
+    similar = page.locator("section.similar article.card")
+    expect(similar.first).to_be_visible()
+    assert opened_title not in similar.locator(".card-title a").all_inner_texts()
+
+    page.get_by_role("link", name=f"Recommendations for {SAMPLE_USER}").click()
+    expect(recommended_cards(page)).to_have_count(10)
+    before = recommended_titles(page)
+    rated = rate(page, recommended_cards(page).nth(2), 5)
+
+    expect(recommended_cards(page)).to_have_count(10)
+    after = recommended_titles(page)
+    assert rated in before and rated not in after
+    assert after != before
+    expect(page.locator("aside.history")).to_contain_text(rated)
+    assert page_watch.problems == []
+
+
+def test_a_new_user_rates_three_popular_movies_and_gets_a_list_of_their_own(
+    rating_page: Page, page_watch: PageWatch
+):
+    page = rating_page
+    page.goto("/")
+    page.get_by_role("button", name="I'm new here").click()
+
+    expect(page).to_have_url(re.compile(r"user_id=guest-"))
+    user_id = query_of(page)["user_id"][0]
+    expect(page.locator(".onboarding")).to_contain_text("Rate 3 more movies")
+    expect(page.locator(".badge")).to_have_text("Popular movies")
+    expect(recommended_cards(page)).to_have_count(10)
+
+    rated = []
+    for still_needed in ("Rate 2 more movies", re.compile(r"Rate 1 more movie(?!s)"), None):
+        rated.append(rate(page, recommended_cards(page).first, 5))
+        if still_needed:
+            expect(page.locator(".onboarding")).to_contain_text(still_needed)
+
+    assert len(set(rated)) == 3
+    expect(page.locator(".onboarding")).to_have_count(0)
+    expect(page.locator(".badge")).to_have_count(0)
+    expect(recommended_cards(page)).to_have_count(10)
+    assert not set(rated) & set(recommended_titles(page))
+
+    page.goto("/")
+    expect(page.get_by_role("link", name=f"Continue as {user_id}")).to_be_visible()
+    assert page_watch.problems == []
+
+
+def test_the_genre_filter_keeps_ten_movies_of_that_genre(page: Page):
+    genre = GENRE_THE_USER_RARELY_WATCHES
+    page.goto(f"/recommendations?user_id={SAMPLE_USER}")
+    expect(recommended_cards(page)).to_have_count(10)
+    unfiltered = [genres_of(card) for card in recommended_cards(page).all()]
+    assert sum(genre in genres for genres in unfiltered) < 10  # the filter has work to do
+
+    filters = page.locator("form.filters")
+    filters.get_by_label("Genre", exact=True).select_option(genre)
+    filters.get_by_role("button", name="Show").click()
+
+    expect(page).to_have_url(re.compile(f"genre={genre}"))
+    assert query_of(page)["genre"] == [genre]
+    expect(filters.get_by_label("Genre", exact=True)).to_have_value(genre)
+    expect(recommended_cards(page)).to_have_count(10)
+    for card in recommended_cards(page).all():
+        assert genre in genres_of(card), title_of(card)
 
 
 # --- Posters -------------------------------------------------------------------------------------
