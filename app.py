@@ -128,7 +128,7 @@ def _register_commands(app: Flask) -> None:
     from catalog import data_cli
     from engine import train_command
     from evaluate import evaluate_command
-    from provision import personalize_cli
+    from provisioning import personalize_cli
 
     for command in (data_cli, train_command, evaluate_command, personalize_cli):
         app.cli.add_command(command)

@@ -1,4 +1,5 @@
-"""catalog.py: title parsing, the data files, the Personalize validator and MovieLens import."""
+"""The data files: reading (catalog.py), checking (validation.py), importing MovieLens
+(movielens.py), and the `flask data` commands."""
 
 from __future__ import annotations
 
@@ -9,18 +10,10 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from catalog import (
-    MAX_LISTED_PROBLEMS,
-    Catalog,
-    DataFileError,
-    Movie,
-    import_movielens,
-    parse_title,
-    read_interactions,
-    read_items,
-    validate_interactions,
-)
+from catalog import Catalog, DataFileError, Movie, parse_title, read_interactions, read_items
 from catalog import data_cli as data_cli_group
+from movielens import import_movielens
+from validation import MAX_LISTED_PROBLEMS, validate_interactions
 
 HEADER = "USER_ID,ITEM_ID,RATING,TIMESTAMP"
 

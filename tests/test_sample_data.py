@@ -11,7 +11,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from catalog import Catalog, Interactions, read_interactions, validate_interactions
+from catalog import Catalog, Interactions, read_interactions
+from validation import validate_interactions
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"

@@ -1,0 +1,205 @@
+"""Importing a MovieLens download into this app's ratings.csv and items.csv."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog import DataFileError, cell_text, open_csv, parse_title, require_columns
+from validation import is_number
+
+# ml-100k's u.item genre flags, in file order, named as the newer MovieLens files name them.
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)
+RATINGS_HEADER = ("USER_ID", "ITEM_ID", "RATING", "TIMESTAMP")
+ITEMS_HEADER = ("ITEM_ID", "TITLE", "YEAR", "GENRES", "IMDB_ID")
+_NO_GENRES = {"(no genres listed)", "unknown"}
+_PROGRESS_EVERY = 100_000
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    layout: str  # "ml-latest" (ratings.csv, movies.csv, links.csv) or "ml-100k" (u.data, u.item)
+    ratings_path: Path
+    items_path: Path
+    ratings: int
+    users: int
+    movies: int
+    imdb_ids: int  # movies written with an IMDb ID
+
+
+def import_movielens(
+    src_dir: str | Path,
+    out_dir: str | Path,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Convert a MovieLens download into OUT/ratings.csv and OUT/items.csv in this app's columns.
+
+    Understands ml-latest / ml-latest-small / ml-25m (ratings.csv, movies.csv, links.csv) and
+    ml-100k (u.data, u.item). `progress` is called with the number of ratings written since its
+    last call. Existing outputs are replaced only with `force`.
+    """
+    src, out = Path(src_dir), Path(out_dir)
+    if (src / "ratings.csv").is_file() and (src / "movies.csv").is_file():
+        layout, ratings, movies = "ml-latest", _latest_ratings(src), _latest_movies(src)
+    elif (src / "u.data").is_file() and (src / "u.item").is_file():
+        layout, ratings, movies = "ml-100k", _ml100k_ratings(src), _ml100k_movies(src)
+    else:
+        raise DataFileError(
+            f"{src}: not a MovieLens directory; expected ratings.csv and movies.csv "
+            "(ml-latest-small, ml-25m) or u.data and u.item (ml-100k)"
+        )
+    ratings_path, items_path = out / "ratings.csv", out / "items.csv"
+    existing = [str(path) for path in (ratings_path, items_path) if path.exists()]
+    if existing and not force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise DataFileError(f"{' and '.join(existing)} already {verb}; use --force to replace")
+    out.mkdir(parents=True, exist_ok=True)
+
+    # Both files are written beside their targets and moved into place only when both are
+    # complete, so a failed import leaves the previous pair untouched.
+    partial_ratings = ratings_path.with_name(".ratings.csv.partial")
+    partial_items = items_path.with_name(".items.csv.partial")
+    try:
+        item_rows = list(movies)  # tens of thousands at most, unlike the ratings
+        _write_csv(partial_items, ITEMS_HEADER, item_rows)
+        users: set[str] = set()
+        n_ratings = _write_csv(partial_ratings, RATINGS_HEADER,
+                               _tally_ratings(ratings, users, progress))
+        os.replace(partial_items, items_path)
+        os.replace(partial_ratings, ratings_path)
+    finally:
+        partial_items.unlink(missing_ok=True)
+        partial_ratings.unlink(missing_ok=True)
+    return ImportSummary(
+        layout=layout,
+        ratings_path=ratings_path,
+        items_path=items_path,
+        ratings=n_ratings,
+        users=len(users),
+        movies=len(item_rows),
+        imdb_ids=sum(1 for row in item_rows if row[-1]),
+    )
+
+
+def _tally_ratings(
+    ratings: Iterable[tuple[str, str, str, str]],
+    users: set[str],
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[str, str, str, str]]:
+    """Pass the ratings through, collecting the users and reporting progress."""
+    pending = 0
+    for rating in ratings:
+        users.add(rating[0])
+        yield rating
+        pending += 1
+        if progress and pending == _PROGRESS_EVERY:
+            progress(pending)
+            pending = 0
+    if progress and pending:
+        progress(pending)
+
+
+def _write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> int:
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def _latest_ratings(src: Path) -> Iterator[tuple[str, str, str, str]]:
+    path = src / "ratings.csv"
+    rows, columns = open_csv(path)
+    require_columns(columns, ("USERID", "MOVIEID", "RATING", "TIMESTAMP"), path)
+    positions = [columns[name] for name in ("USERID", "MOVIEID", "RATING", "TIMESTAMP")]
+    for line, row in enumerate(rows, start=2):
+        if row:
+            yield _checked_rating(path, line, [row[i] for i in positions if i < len(row)])
+
+
+def _ml100k_ratings(src: Path) -> Iterator[tuple[str, str, str, str]]:
+    path = src / "u.data"
+    with open(path, encoding="latin-1") as handle:
+        for line, text in enumerate(handle, start=1):
+            if text.strip():
+                yield _checked_rating(path, line, text.split())
+
+
+def _checked_rating(path: Path, line: int, fields: list[str]) -> tuple[str, str, str, str]:
+    """USER_ID, ITEM_ID, RATING, TIMESTAMP, after checking the shapes Personalize needs."""
+    if len(fields) != 4 or not all(fields) or not is_number(fields[2]):
+        raise DataFileError(f"{path}:{line}: expected user, movie, rating and timestamp")
+    if not (fields[3].isascii() and fields[3].isdigit()):
+        raise DataFileError(f"{path}:{line}: timestamp {fields[3]!r} is not Unix seconds")
+    return fields[0], fields[1], fields[2], fields[3]
+
+
+def _latest_movies(src: Path) -> Iterator[tuple[str, str, str, str, str]]:
+    imdb_ids = _latest_imdb_ids(src / "links.csv")
+    path = src / "movies.csv"
+    rows, columns = open_csv(path)
+    require_columns(columns, ("MOVIEID", "TITLE", "GENRES"), path)
+    for line, row in enumerate(rows, start=2):
+        if not row:
+            continue
+        try:
+            movie_id, title, genres = (row[columns[n]] for n in ("MOVIEID", "TITLE", "GENRES"))
+        except IndexError:
+            raise DataFileError(f"{path}:{line}: expected movieId, title and genres") from None
+        yield _item_row(movie_id, title, genres.split("|"), imdb_ids.get(movie_id, ""))
+
+
+def _latest_imdb_ids(path: Path) -> dict[str, str]:
+    """movieId -> "tt0114709"; empty when the download has no links.csv."""
+    if not path.is_file():
+        return {}
+    rows, columns = open_csv(path)
+    require_columns(columns, ("MOVIEID", "IMDBID"), path)
+    imdb_ids = {}
+    for line, row in enumerate(rows, start=2):
+        movie_id = cell_text(row, columns["MOVIEID"])
+        imdb = cell_text(row, columns["IMDBID"])
+        if not imdb:
+            continue
+        if not (imdb.isascii() and imdb.isdigit()):
+            raise DataFileError(f"{path}:{line}: imdbId {imdb!r} is not a number")
+        # Read as text: the leading zeros are part of the ID ("0114709").
+        imdb_ids[movie_id] = "tt" + imdb.zfill(7)
+    return imdb_ids
+
+
+def _ml100k_movies(src: Path) -> Iterator[tuple[str, str, str, str, str]]:
+    path = src / "u.item"
+    # ml-100k predates UTF-8 in MovieLens: its titles are Latin-1.
+    with open(path, encoding="latin-1") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            fields = text.rstrip("\r\n").split("|")
+            flags = fields[5:]
+            if len(fields) < 5 or len(flags) != len(ML100K_GENRES):
+                raise DataFileError(f"{path}:{line}: expected 5 fields and 19 genre flags")
+            marked = zip(ML100K_GENRES, flags, strict=True)
+            genres = [genre for genre, flag in marked if flag.strip() == "1"]
+            release = fields[2].strip()  # "01-Jan-1995": the year when the title lacks one
+            fallback_year = release[-4:] if release[-4:].isdigit() else ""
+            yield _item_row(fields[0], fields[1], genres, "", fallback_year)
+
+
+def _item_row(
+    movie_id: str, raw_title: str, genres: Iterable[str], imdb_id: str, fallback_year: str = ""
+) -> tuple[str, str, str, str, str]:
+    title, year = parse_title(raw_title)
+    kept = "|".join(genre for genre in genres if genre and genre not in _NO_GENRES)
+    return movie_id, title, str(year) if year else fallback_year, kept, imdb_id

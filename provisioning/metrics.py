@@ -1,0 +1,78 @@
+"""`personalize metrics`: the trained solution's offline metrics, beside the embedded engine's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from provisioning.errors import ProvisionError
+from provisioning.resources import (
+    ACTIVE,
+    DATASET_GROUP,
+    SOLUTION,
+    SOLUTION_VERSION,
+    ResourceSteps,
+    newest,
+)
+
+METRIC_NAMES = (
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+)
+
+
+class MetricsSteps(ResourceSteps):
+    """Reading the deployed solution's figures."""
+
+    def solution_metrics(self, prefix: str) -> tuple[str, dict[str, float]]:
+        """Offline metrics of the newest ACTIVE version of the deployed solution."""
+        names = self.names(prefix)
+        group = self._find(DATASET_GROUP, "list_dataset_groups", "datasetGroups",
+                           names.dataset_group)
+        name = names.solution("personalized")
+        solution = group and self._find(SOLUTION, "list_solutions", "solutions", name,
+                                        datasetGroupArn=group.arn)
+        versions = self._list(SOLUTION_VERSION, "list_solution_versions", "solutionVersions",
+                              name_key=None, solutionArn=solution.arn) if solution else []
+        trained = [v for v in versions if v.status == ACTIVE]
+        if not trained:
+            raise ProvisionError(f"No trained version of solution {name} in {self.region}; "
+                                 "run `flask --app app personalize deploy` first.")
+        latest = newest(trained)
+        response = self.personalize.get_solution_metrics(solutionVersionArn=latest.arn)
+        return latest.arn, response["metrics"]
+
+
+def embedded_metrics(ratings_path: str) -> dict[str, dict[str, float]] | None:
+    """{embedded recipe: {metric: mean over seeds}} from evaluate.py, when it is there."""
+    try:
+        from evaluate import evaluate_embedded  # optional, and heavy: imported only here
+    except ImportError:
+        return None
+    results = evaluate_embedded(ratings_path)  # {recipe: {figure: {"mean", "std"}}}
+    return {recipe: {name: spread["mean"] for name, spread in figures.items()}
+            for recipe, figures in results.items()}
+
+
+def format_metrics(personalize: Mapping[str, float],
+                   embedded: Mapping[str, Mapping[str, float]] | None = None) -> list[str]:
+    """A table: one row per metric, Personalize's column, then one per embedded recipe."""
+    columns = {"Personalize": personalize, **(embedded or {})}
+    names = [*METRIC_NAMES, *sorted(set(personalize) - set(METRIC_NAMES))]
+    width = max(len(name) for name in names)
+    widths = [max(12, len(title)) for title in columns]
+
+    def cell(value: float | None, column_width: int) -> str:
+        return f"{value:>{column_width}.4f}" if value is not None else f"{'—':>{column_width}}"
+
+    sized = list(zip(columns.items(), widths, strict=True))
+    lines = [" ".join([f"{'metric':<{width}}", *(f"{title:>{w}}" for (title, _), w in sized)])]
+    for name in names:
+        cells = [cell(figures.get(name), w) for (_, figures), w in sized]
+        lines.append(" ".join([f"{name:<{width}}", *cells]))
+    return lines
