@@ -1,0 +1,290 @@
+"""Offline evaluation of the embedded recipes, with Amazon Personalize's protocol and metric names.
+
+Protocol (Personalize's offline metrics): a random 10% of users, picked by the seed, are held
+out of training entirely. For each of them the oldest 90% of their interactions (by TIMESTAMP)
+are folded in at query time, the way the app folds in a new user, and the newest 10% (at least
+one) are what the list of 25 should contain. The model is the app's `EmbeddedRecommender`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+from flask import current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from catalog import DataFileError, Interactions, read_interactions
+from engine import RECIPES, EmbeddedRecommender, HistoryRow, ModelParams
+
+LIST_LENGTH = 25
+HOLDOUT_FRACTION = 0.1
+METRICS = (
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+)
+# Reported beside Personalize's metrics; not quality measures.
+TIMINGS = ("training_seconds", "recommend_ms_p50", "recommend_ms_p99")
+
+# --- metrics (pure) ------------------------------------------------------------------------
+
+
+def precision_at(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
+    """Hits in the first k, divided by k (not by the list's length: short lists lose)."""
+    return sum(item in truth for item in recommended[:k]) / k
+
+
+def reciprocal_rank(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
+    """1 / rank of the first hit within the first k; 0 when there is none."""
+    for rank, item in enumerate(recommended[:k], start=1):
+        if item in truth:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
+    """DCG with gain 1/log2(1 + rank), over the DCG of min(|truth|, k) hits at the top."""
+    if not truth:
+        return 0.0
+    dcg = sum(
+        1.0 / math.log2(1 + rank)
+        for rank, item in enumerate(recommended[:k], start=1)
+        if item in truth
+    )
+    ideal = sum(1.0 / math.log2(1 + rank) for rank in range(1, min(len(truth), k) + 1))
+    return dcg / ideal
+
+
+def coverage(lists: Iterable[Sequence[str]], n_items: int) -> float:
+    """Distinct items recommended across all queries, out of every item in the data."""
+    return len({item for items in lists for item in items}) / n_items if n_items else 0.0
+
+
+def query_metrics(recommended: Sequence[str], truth: Collection[str]) -> dict[str, float]:
+    """Every per-query metric in METRICS (coverage is over all queries, so not here)."""
+    metrics = {"mean_reciprocal_rank_at_25": reciprocal_rank(recommended, truth, 25)}
+    for k in (5, 10, 25):
+        metrics[f"normalized_discounted_cumulative_gain_at_{k}"] = ndcg_at(recommended, truth, k)
+    for k in (5, 10, 25):
+        metrics[f"precision_at_{k}"] = precision_at(recommended, truth, k)
+    return metrics
+
+
+# --- the split -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    user_id: str
+    history: tuple[HistoryRow, ...]  # the oldest 90%, folded in at query time
+    truth: frozenset[str]  # the newest 10%
+
+
+@dataclass(frozen=True)
+class Split:
+    training: Interactions  # the other 90% of users, with all their interactions
+    queries: list[Query]
+    n_items: int  # every distinct item in the data, the denominator of coverage
+
+
+def split_users(interactions: Interactions, seed: int, holdout: float = HOLDOUT_FRACTION) -> Split:
+    """Hold out a seeded random share of users; split each one's history by time."""
+    rng = np.random.default_rng(seed)
+    n_held = max(1, round(holdout * interactions.n_users))
+    held_codes = rng.choice(interactions.n_users, size=n_held, replace=False)
+    held = np.zeros(interactions.n_users, dtype=bool)
+    held[held_codes] = True
+    queries = [
+        query
+        for code in sorted(held_codes)
+        if (query := _query_for(interactions, interactions.user_ids[code])) is not None
+    ]
+    training = subset(interactions, ~held[interactions.users])
+    return Split(training=training, queries=queries, n_items=interactions.n_items)
+
+
+def _query_for(interactions: Interactions, user_id: str) -> Query | None:
+    history = interactions.history(user_id)  # oldest first; equal timestamps in file order
+    if len(history) < 2:
+        return None  # nothing to fold in or nothing to predict
+    n_truth = max(1, math.floor(len(history) * HOLDOUT_FRACTION))
+    given, newest = history[:-n_truth], history[-n_truth:]
+    return Query(
+        user_id=user_id,
+        history=tuple((row.item_id, row.rating, row.timestamp) for row in given),
+        truth=frozenset(row.item_id for row in newest),
+    )
+
+
+def subset(interactions: Interactions, keep: np.ndarray) -> Interactions:
+    """The rows where `keep` is true, with users and items recoded to those that remain."""
+    user_codes, users = np.unique(interactions.users[keep], return_inverse=True)
+    item_codes, items = np.unique(interactions.items[keep], return_inverse=True)
+    return Interactions(
+        user_ids=[interactions.user_ids[code] for code in user_codes],
+        item_ids=[interactions.item_ids[code] for code in item_codes],
+        users=users.astype(np.int32),
+        items=items.astype(np.int32),
+        ratings=interactions.ratings[keep],
+        timestamps=interactions.timestamps[keep],
+        source=interactions.source,
+    )
+
+
+# --- running it ----------------------------------------------------------------------------
+
+
+def evaluate_split(
+    split: Split, recipe: str, params: ModelParams | None = None
+) -> dict[str, float]:
+    """Train on the split's training users, query the held-out ones; one value per figure."""
+    model = train_for(split, recipe, params)
+    return score_model(model, split) | {"training_seconds": model.train_seconds}
+
+
+def train_for(split: Split, recipe: str, params: ModelParams | None = None) -> EmbeddedRecommender:
+    """The model an evaluation scores: trained on the split's training users only."""
+    return EmbeddedRecommender.train(split.training, recipe=recipe, params=params)
+
+
+def score_model(model: EmbeddedRecommender, split: Split) -> dict[str, float]:
+    """Fold each held-out user in, ask for 25 items, and average the metrics over the users."""
+    sums = dict.fromkeys(METRICS[1:], 0.0)
+    lists, latencies = [], []
+    for query in split.queries:
+        model.fold_in(query.user_id, query.history)
+        started = time.perf_counter()
+        result = model.recommend(query.user_id, LIST_LENGTH)
+        latencies.append(time.perf_counter() - started)
+        recommended = [item.item_id for item in result.items]
+        lists.append(recommended)
+        for name, value in query_metrics(recommended, query.truth).items():
+            sums[name] += value
+    count = max(len(split.queries), 1)
+    figures = {"coverage": coverage(lists, split.n_items)}
+    figures |= {name: total / count for name, total in sums.items()}
+    milliseconds = np.asarray(latencies or [0.0]) * 1000
+    figures["recommend_ms_p50"] = float(np.percentile(milliseconds, 50))
+    figures["recommend_ms_p99"] = float(np.percentile(milliseconds, 99))
+    return figures
+
+
+def summarize(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation (across seeds) of each figure."""
+    summary = {}
+    for name in runs[0]:
+        values = np.asarray([run[name] for run in runs], dtype=float)
+        spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        summary[name] = {"mean": float(values.mean()), "std": spread}
+    return summary
+
+
+def evaluate_interactions(
+    interactions: Interactions,
+    recipes: Iterable[str],
+    seeds: int,
+    params: Mapping[str, ModelParams] | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{recipe: {figure: {"mean", "std"}}} over seeds 0..seeds-1 (the same splits per recipe)."""
+    recipes = list(recipes)
+    splits = (split_users(interactions, seed) for seed in range(seeds))
+    runs: dict[str, list[dict[str, float]]] = {recipe: [] for recipe in recipes}
+    with tqdm(total=seeds * len(recipes), disable=not progress, desc="evaluate") as bar:
+        for split in splits:
+            for recipe in recipes:
+                chosen = (params or {}).get(recipe)
+                runs[recipe].append(evaluate_split(split, recipe, chosen))
+                bar.update(1)
+    return {recipe: summarize(found) for recipe, found in runs.items()}
+
+
+def evaluate_embedded(
+    ratings_path: str | Path,
+    recipes: Iterable[str] = RECIPES,
+    seeds: int = 3,
+    progress: bool = False,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Read a ratings file and evaluate recipes on it (also for `flask personalize metrics`)."""
+    return evaluate_interactions(read_interactions(ratings_path), recipes, seeds, None, progress)
+
+
+# --- flask evaluate ------------------------------------------------------------------------
+
+
+def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """Recipes side by side, one row per figure, "mean ± std"."""
+    recipes = list(results)
+    names = [name for name in (*METRICS, *TIMINGS) if name in results[recipes[0]]]
+    width = max(len(name) for name in names)
+    cells = {recipe: [_cell(results[recipe][name], name) for name in names] for recipe in recipes}
+    widths = {recipe: max(len(recipe), *map(len, cells[recipe])) for recipe in recipes}
+    lines = ["  ".join([" " * width, *(recipe.rjust(widths[recipe]) for recipe in recipes)])]
+    for row, name in enumerate(names):
+        values = (cells[recipe][row].rjust(widths[recipe]) for recipe in recipes)
+        lines.append("  ".join([name.ljust(width), *values]))
+    return "\n".join(lines)
+
+
+def _cell(figure: Mapping[str, float], name: str) -> str:
+    digits = 2 if name in TIMINGS else 4
+    return f"{figure['mean']:.{digits}f} ± {figure['std']:.{digits}f}"
+
+
+@click.command("evaluate")
+@click.option(
+    "--ratings",
+    "ratings_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Ratings file (default: the RATINGS_PATH setting).",
+)
+@click.option(
+    "--recipe",
+    default="all",
+    show_default=True,
+    type=click.Choice([*RECIPES, "all"]),
+    help="Recipe to evaluate, or all of them.",
+)
+@click.option(
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Random held-out splits to average over.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@with_appcontext
+def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json: bool) -> None:
+    """Offline metrics with Amazon Personalize's protocol (10% of users held out)."""
+    from config import resolve_path
+
+    path = resolve_path(ratings_path or current_app.config["RATINGS_PATH"])
+    recipes = list(RECIPES) if recipe == "all" else [recipe]
+    try:
+        interactions = read_interactions(path)
+    except (OSError, DataFileError) as error:
+        raise click.ClickException(str(error)) from error
+    results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(
+        f"{path}: {len(interactions):,} interactions, {interactions.n_users:,} users, "
+        f"{interactions.n_items:,} items; {seeds} seed(s), "
+        f"{HOLDOUT_FRACTION:.0%} of users held out, lists of {LIST_LENGTH}"
+    )
+    click.echo(format_table(results))
