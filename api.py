@@ -15,8 +15,8 @@ from catalog import Movie
 from personalize import Recommendation, RecommenderUnavailable
 from services import (
     InvalidInput,
-    Services,
     UnknownItem,
+    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
@@ -25,10 +25,6 @@ from services import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def services() -> Services:
-    return current_app.extensions["movies"]
 
 
 def error(status: int, message: str, detail: str = "") -> Any:
@@ -70,7 +66,7 @@ def _item_json(item: Recommendation, movie: Movie) -> dict[str, Any]:
 
 @bp.get("/recommendations")
 def recommendations() -> Any:
-    found = services()
+    found = current_services()
     user_id = parse_user_id(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     genre = parse_genre(request.args.get("genre"), found.catalog.genres)
@@ -91,7 +87,7 @@ def recommendations() -> Any:
 
 @bp.get("/similar")
 def similar() -> Any:
-    found = services()
+    found = current_services()
     item_id = parse_item_id(request.args.get("item_id"))
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     found.movie(item_id)  # 404 for an unknown item
@@ -122,7 +118,7 @@ def ratings() -> Any:
     item_id = parse_item_id(_text(body.get("item_id")))
     rating = parse_rating(body.get("rating"))
     session_id = _text(body.get("session_id")) or f"api-{user_id}"
-    outcome = services().rate(user_id, item_id, rating, session_id[:256])
+    outcome = current_services().rate(user_id, item_id, rating, session_id[:256])
     return (
         jsonify(
             {

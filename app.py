@@ -20,14 +20,14 @@ from werkzeug.exceptions import HTTPException
 import api
 import config as settings_module
 import pages
-from services import Services
+from services import Services, current_services
 
 logger = logging.getLogger(__name__)
 
 
 def healthz() -> Any:
     """The active backend and what is loaded; builds nothing, calls nothing outside."""
-    found: Services = current_app.extensions["movies"]
+    found = current_services()
     body: dict[str, Any] = {
         "status": "ok",
         "backend": "personalize" if found.uses_personalize else "embedded",

@@ -29,8 +29,8 @@ from services import (
     MAX_USER_ID_LENGTH,
     RATINGS_TO_PERSONALIZE,
     InvalidInput,
-    Services,
     UnknownItem,
+    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
@@ -42,10 +42,6 @@ HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12
 
 bp = Blueprint("movies", __name__)
-
-
-def services() -> Services:
-    return current_app.extensions["movies"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,7 @@ def render_index(error: str | None = None, user_id: str = "", count: str = "") -
 def _known_users() -> dict[str, Any] | None:
     """How many users the ratings have, and a few to try."""
     try:
-        interactions = services().interactions
+        interactions = current_services().interactions
     except (OSError, ValueError):
         return None
     if interactions is None or not interactions.n_users:
@@ -138,7 +134,7 @@ def result() -> Any:
 def random_user() -> Any:
     """A user picked at random from the ratings, to explore."""
     try:
-        interactions = services().interactions
+        interactions = current_services().interactions
     except (OSError, ValueError):
         interactions = None
     if interactions is None or not interactions.n_users:
@@ -162,7 +158,7 @@ def new_user() -> Any:
 @bp.get("/recommendations")
 def recommendations() -> Any:
     raw_user, raw_count = request.args.get("user_id"), request.args.get("n")
-    found = services()
+    found = current_services()
     try:
         user_id = parse_user_id(raw_user)
         count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
@@ -198,7 +194,7 @@ def recommendations() -> Any:
 
 def cards_for(items: list[Recommendation], history: list[Interaction] = ()) -> list[Card]:
     """Cards with OMDb details (fetched concurrently) and, when known, why each is there."""
-    found = services()
+    found = current_services()
     movies = [found.catalog.get(item.item_id) for item in items]
     details = found.omdb.details(movies)
     ratings = {event.item_id: event.rating for event in history}
@@ -212,7 +208,7 @@ def _reason(item: Recommendation, ratings: dict[str, float | None]) -> str | Non
     """"Because you rated Heat ★5" when the backend named the rated movie behind it."""
     if item.because is None:
         return item.reason if item.reason not in (None, "popular") else None
-    title = services().catalog.get(item.because).title
+    title = current_services().catalog.get(item.because).title
     stars = ratings.get(item.because)
     return f"Because you rated {title}" + (f" ★{stars:g}" if stars is not None else "")
 
@@ -225,7 +221,7 @@ def _history_cards(history: list[Interaction], by_rating: bool) -> list[Card]:
             (event for event in newest_first if event.rating is not None),
             key=lambda event: -event.rating,
         )
-    catalog = services().catalog
+    catalog = current_services().catalog
     return [
         Card(movie=catalog.get(event.item_id), rating=event.rating)
         for event in newest_first[:HISTORY_LENGTH]
@@ -238,7 +234,7 @@ def _history_cards(history: list[Interaction], by_rating: bool) -> list[Card]:
 
 @bp.get("/movies")
 def movie() -> Any:
-    found = services()
+    found = current_services()
     try:
         item_id = parse_item_id(request.args.get("item_id"))
         user_id = parse_user_id(request.args["user_id"]) if request.args.get("user_id") else None
@@ -275,7 +271,7 @@ def rate() -> Any:
         rating = parse_rating(request.form.get("rating"))
     except InvalidInput as problem:
         abort(400, str(problem))
-    found = services()
+    found = current_services()
     try:
         outcome = found.rate(user_id, item_id, rating, session_id())
     except UnknownItem:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
+from flask import current_app
 
 import config as settings_module
 from catalog import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
@@ -389,6 +390,11 @@ class Services:
             return RatingOutcome(when, False, f"Saved here, but not sent to Personalize: "
                                               f"{problem.reason}")
         return RatingOutcome(when, True)
+
+
+def current_services() -> Services:
+    """The services of the app handling this request."""
+    return current_app.extensions["movies"]
 
 
 def with_stored_ratings(

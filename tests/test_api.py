@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from aws_support import CAMPAIGN, stubbed
 
 from personalize import PersonalizeRecommender
-from tests.test_app import CAMPAIGN
 
 
 def test_recommendations_as_json(client):
@@ -109,11 +107,7 @@ def test_malformed_json_is_a_400(client):
 
 
 def test_a_personalize_failure_is_a_json_503(make_app):
-    runtime = boto3.client(
-        "personalize-runtime", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-    with Stubber(runtime) as stubber:
+    with stubbed("personalize-runtime") as (runtime, stubber):
         stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
         recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
         app = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender)

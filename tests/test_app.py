@@ -6,17 +6,15 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 import responses
-from botocore.stub import Stubber
+from aws_support import CAMPAIGN, stubbed
 
 from app import create_app
 from omdb import OmdbClient
 from personalize import PersonalizeRecommender, RecommendationList
 
-CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/movies"
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -165,13 +163,8 @@ def test_wrong_method_is_a_405_page(client):
 
 @pytest.fixture
 def stubbed_runtime():
-    runtime = boto3.client(
-        "personalize-runtime", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-    with Stubber(runtime) as stubber:
-        yield runtime, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("personalize-runtime") as client_and_stubber:
+        yield client_and_stubber
 
 
 def test_personalize_backend_serves_the_page(make_app, stubbed_runtime):

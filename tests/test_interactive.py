@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
+from aws_support import CAMPAIGN, fake_client
 from botocore.stub import ANY, Stubber
 
 from personalize import EventSender, PersonalizeRecommender
-from tests.test_app import CAMPAIGN, card_titles
+from tests.test_app import card_titles
 
 GENRE_FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/by-genre"
 
@@ -130,22 +130,8 @@ def test_rating_never_redirects_off_site(client, target):
     assert response.headers["Location"].startswith("/recommendations?user_id=3")
 
 
-def _events_client():
-    return boto3.client(
-        "personalize-events", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-
-
-def _runtime_client():
-    return boto3.client(
-        "personalize-runtime", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-
-
 def test_on_personalize_a_rating_is_sent_with_put_events(make_app):
-    events = _events_client()
+    events = fake_client("personalize-events")
     settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_TRACKING_ID": "track-1"}
     with Stubber(events) as stubber:
         stubber.add_response(
@@ -164,7 +150,7 @@ def test_on_personalize_a_rating_is_sent_with_put_events(make_app):
 
 
 def test_a_put_events_failure_is_a_notice_and_the_rating_is_kept(make_app):
-    events, runtime = _events_client(), _runtime_client()
+    events, runtime = fake_client("personalize-events"), fake_client("personalize-runtime")
     settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_TRACKING_ID": "track-1"}
     with Stubber(events) as event_stub, Stubber(runtime) as runtime_stub:
         event_stub.add_client_error("put_events", "InvalidInputException", "bad tracker", 400)
@@ -231,7 +217,7 @@ def test_an_unknown_genre_is_a_400(client):
 
 
 def test_on_personalize_the_genre_goes_through_the_genre_filter(make_app):
-    runtime = _runtime_client()
+    runtime = fake_client("personalize-runtime")
     with Stubber(runtime) as stubber:
         stubber.add_response(
             "get_recommendations",

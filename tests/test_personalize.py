@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import boto3
 import pytest
+from aws_support import CAMPAIGN, stubbed
 from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
 )
-from botocore.stub import Stubber
 
 from personalize import (
     EventSender,
@@ -22,7 +21,6 @@ from personalize import (
     make_runtime_client,
 )
 
-CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/movies"
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/unwatched"
 GENRE_FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/by-genre"
@@ -31,15 +29,8 @@ SIMS = "arn:aws:personalize:us-east-1:123456789012:campaign/movies-sims"
 
 @pytest.fixture
 def runtime():
-    client = boto3.client(
-        "personalize-runtime",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("personalize-runtime") as client_and_stubber:
+        yield client_and_stubber
 
 
 def item_list(*ids: str) -> dict:
@@ -220,15 +211,8 @@ def test_health_makes_no_call(runtime):
 
 @pytest.fixture
 def events():
-    client = boto3.client(
-        "personalize-events",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("personalize-events") as client_and_stubber:
+        yield client_and_stubber
 
 
 def test_a_rating_is_sent_as_a_rating_event(events):
