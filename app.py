@@ -101,6 +101,8 @@ def create_app(
         app.config.from_mapping(settings_module.from_environment())
     else:
         app.config.from_mapping(settings_module.check({**settings_module.defaults(), **config}))
+    # Lax keeps the session cookie off cross-site form posts; no form or body here needs 1 MB.
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=1 << 20)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
     app.extensions["movies"] = Services(app.config, app.instance_path, **services_given)

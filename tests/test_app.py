@@ -314,6 +314,17 @@ def test_templates_have_no_inline_scripts_styles_or_remote_assets():
         assert not remote, template.name
 
 
+def test_an_oversized_body_is_refused_with_413(client):
+    response = client.post("/result", data={"user_id": "x" * (2 << 20)})
+    assert response.status_code == 413
+
+
+def test_the_session_cookie_stays_off_cross_site_posts(client):
+    client.post("/new")
+    cookie = client.get_cookie("session")
+    assert cookie.same_site == "Lax" and cookie.http_only
+
+
 def test_debug_is_off_by_default(make_app):
     app = make_app()
     assert app.config["DEBUG"] is False
