@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -55,14 +55,14 @@ class ModelParams:
     """Hyperparameters; defaults were chosen by bench/tune.py on training users only."""
 
     factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 1.0
+    regularization: float = 1.0
+    alpha: float = 2.0
     iterations: int = 15
     # Confidence grows with the rating: weight x (1 + rating_weight x rating scaled to 0..1).
-    rating_weight: float = 0.0
+    rating_weight: float = 2.0
     # Recency within each user's history: the newest interaction weighs 1, one `half_life`
     # interactions older weighs half as much, down to `recency_floor`. 0 turns it off.
-    recency_half_life: float = 0.0
+    recency_half_life: float = 20.0
     recency_floor: float = 0.0
     neighbours: int = 100  # sims: neighbours kept per item
     random_state: int = 42
@@ -252,8 +252,12 @@ class EmbeddedRecommender:
                     als.fit(matrix, show_progress=progress)
                     model.user_factors, model.item_factors = als.user_factors, als.item_factors
                 else:
+                    # Similarity is about items, not about when someone watched them: recency
+                    # weights only the query side (validation NDCG@10 0.059 -> 0.088).
+                    timeless = replace(params, recency_half_life=0.0)
+                    counts = user_item_matrix(interactions, timeless, rating_range)
                     knn = ItemItemRecommender(K=params.neighbours, num_threads=ALS_THREADS)
-                    knn.fit(_unit_columns(matrix), show_progress=progress)
+                    knn.fit(_unit_columns(counts), show_progress=progress)
                     model.similarity = knn.similarity.astype(np.float32).tocsr()
         model.train_seconds = time.perf_counter() - started
         return cls(model, interactions, matrix)

@@ -169,6 +169,23 @@ def test_similar_on_popularity_count_answers_with_popular_items(models):
     assert ids(model.similar(popular[0], 5)) == popular[1:6]
 
 
+@pytest.mark.parametrize("recipe", ["user-personalization", "sims"])
+def test_explain_names_a_rated_item_of_the_same_taste(models, interactions, recipe):
+    model = models[recipe]
+    recommended = ids(model.recommend("h3", 3))
+    because = model.explain("h3", recommended)
+    assert set(because) == set(recommended)
+    rated = rated_by(interactions, "h3")
+    assert all(reason in rated and reason in HORROR for reason in because.values())
+    liked = sorted(rated & set(HORROR))[:1]
+    assert set(model.explain("h3", recommended, among=liked).values()) == set(liked)
+
+
+def test_explain_has_nothing_to_say_without_history_or_similarity(models):
+    assert models["user-personalization"].explain("never-seen", ["Horror 1"]) == {}
+    assert models["popularity-count"].explain("h3", ["Horror 1"]) == {}
+
+
 # --- fold-in ---------------------------------------------------------------------------------
 
 
