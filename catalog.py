@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,9 @@ _TRAILING_ARTICLE = re.compile(
     r"^(?P<main>.+?), (?P<article>The|A|An|Les|La|Le|L'|Il|Die|Der|Das|El|Los|Las)"
     r"(?P<alt>\s*\(.*\))?$"
 )
+
+
+logger = logging.getLogger(__name__)
 
 
 class DataFileError(ValueError):
@@ -164,6 +168,26 @@ def cell_text(row: list[str], position: int | None) -> str:
     return row[position].strip() if position is not None and position < len(row) else ""
 
 
+def _encode(
+    rows: Iterable[tuple[str, str, float | None, int]],
+    user_codes: dict[str, int],
+    item_codes: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows as code and value arrays; new IDs get the next codes in the given dicts."""
+    users, items, ratings, timestamps = [], [], [], []
+    for user_id, item_id, rating, timestamp in rows:
+        users.append(user_codes.setdefault(user_id, len(user_codes)))
+        items.append(item_codes.setdefault(item_id, len(item_codes)))
+        ratings.append(np.nan if rating is None else rating)
+        timestamps.append(timestamp)
+    return (
+        np.asarray(users, dtype=np.int32),
+        np.asarray(items, dtype=np.int32),
+        np.asarray(ratings, dtype=np.float32),
+        np.asarray(timestamps, dtype=np.int64),
+    )
+
+
 @dataclass(frozen=True)
 class Interaction:
     item_id: str
@@ -198,21 +222,25 @@ class Interactions:
         """Build from (USER_ID, ITEM_ID, RATING or None, TIMESTAMP) tuples."""
         user_codes: dict[str, int] = {}
         item_codes: dict[str, int] = {}
-        users, items, ratings, timestamps = [], [], [], []
-        for user_id, item_id, rating, timestamp in rows:
-            users.append(user_codes.setdefault(user_id, len(user_codes)))
-            items.append(item_codes.setdefault(item_id, len(item_codes)))
-            ratings.append(np.nan if rating is None else rating)
-            timestamps.append(timestamp)
+        users, items, ratings, timestamps = _encode(rows, user_codes, item_codes)
         return cls(
-            user_ids=list(user_codes),
-            item_ids=list(item_codes),
-            users=np.asarray(users, dtype=np.int32),
-            items=np.asarray(items, dtype=np.int32),
-            ratings=np.asarray(ratings, dtype=np.float32),
-            timestamps=np.asarray(timestamps, dtype=np.int64),
-            source=source,
-            fingerprint=fingerprint,
+            list(user_codes), list(item_codes), users, items, ratings, timestamps,
+            source=source, fingerprint=fingerprint,
+        )
+
+    def with_rows(
+        self, rows: Iterable[tuple[str, str, float | None, int]], fingerprint: str
+    ) -> Interactions:
+        """These interactions followed by more; known IDs keep their codes."""
+        user_codes, item_codes = dict(self.user_index), dict(self.item_index)
+        extra = _encode(rows, user_codes, item_codes)
+        old = (self.users, self.items, self.ratings, self.timestamps)
+        users, items, ratings, timestamps = (
+            np.concatenate([before, after]) for before, after in zip(old, extra, strict=True)
+        )
+        return Interactions(
+            list(user_codes), list(item_codes), users, items, ratings, timestamps,
+            source=self.source, fingerprint=fingerprint,
         )
 
     def __len__(self) -> int:
@@ -276,8 +304,26 @@ def file_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_interactions(path: str | Path) -> Interactions:
-    """Read USER_ID, ITEM_ID, TIMESTAMP and optional RATING / EVENT_VALUE columns."""
+def read_interactions(path: str | Path, cache_dir: str | Path | None = None) -> Interactions:
+    """Read USER_ID, ITEM_ID, TIMESTAMP and optional RATING / EVENT_VALUE columns.
+
+    With `cache_dir`, the parsed arrays are kept there keyed by the file's fingerprint: parsing
+    a large CSV in Python takes seconds, loading the arrays a fraction of that.
+    """
+    fingerprint = file_fingerprint(path)
+    cache = Path(cache_dir) / f"interactions-{fingerprint[:24]}.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        try:
+            return _load_parsed(cache, str(path), fingerprint)
+        except (OSError, ValueError, KeyError):
+            logger.warning("Ignoring the unreadable cache %s; parsing %s again", cache, path)
+    interactions = _parse_interactions(path, fingerprint)
+    if cache is not None:
+        _save_parsed(interactions, cache)
+    return interactions
+
+
+def _parse_interactions(path: str | Path, fingerprint: str) -> Interactions:
     rows, columns = open_csv(path)
     require_columns(columns, ("USER_ID", "ITEM_ID", "TIMESTAMP"), path)
     user_col, item_col, time_col = columns["USER_ID"], columns["ITEM_ID"], columns["TIMESTAMP"]
@@ -301,12 +347,43 @@ def read_interactions(path: str | Path) -> Interactions:
                     f"TIMESTAMP; run `flask --app app data validate {path}` for details"
                 ) from None
 
+    return Interactions.from_rows(parsed(), source=str(path), fingerprint=fingerprint)
+
+
+def _save_parsed(interactions: Interactions, cache: Path) -> None:
+    """Write the arrays atomically, and drop caches of earlier versions of the data."""
     try:
-        return Interactions.from_rows(
-            parsed(), source=str(path), fingerprint=file_fingerprint(path)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for stale in cache.parent.glob("interactions-*.npz"):
+            stale.unlink()
+        partial = cache.with_suffix(".partial.npz")
+        np.savez(
+            partial,
+            user_ids=np.asarray(interactions.user_ids, dtype=str),
+            item_ids=np.asarray(interactions.item_ids, dtype=str),
+            users=interactions.users,
+            items=interactions.items,
+            ratings=interactions.ratings,
+            timestamps=interactions.timestamps,
         )
-    except UnicodeDecodeError as error:
-        raise DataFileError(f"{path}: not valid UTF-8 ({error.reason})") from None
+        partial.replace(cache)
+    except OSError as error:
+        # A cache that cannot be written costs start-up time, nothing else.
+        logger.warning("Could not cache the parsed ratings in %s (%s)", cache.parent, error)
+
+
+def _load_parsed(cache: Path, source: str, fingerprint: str) -> Interactions:
+    with np.load(cache, allow_pickle=False) as arrays:
+        return Interactions(
+            user_ids=arrays["user_ids"].tolist(),
+            item_ids=arrays["item_ids"].tolist(),
+            users=arrays["users"],
+            items=arrays["items"],
+            ratings=arrays["ratings"],
+            timestamps=arrays["timestamps"],
+            source=source,
+            fingerprint=fingerprint,
+        )
 
 
 # --- The `flask data …` commands -------------------------------------------------------

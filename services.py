@@ -225,7 +225,8 @@ class Services:
         path = settings_module.resolve_path(self._settings["RATINGS_PATH"])
         if not path.exists() and self.uses_personalize:
             return None
-        return with_stored_ratings(read_interactions(path), self.store.all())
+        parsed = read_interactions(path, cache_dir=self._instance)
+        return with_stored_ratings(parsed, self.store.all())
 
     def _build_omdb(self) -> OmdbClient:
         return OmdbClient(
@@ -403,26 +404,9 @@ def with_stored_ratings(
     """The ratings file plus ratings made in the app, so retraining includes them."""
     if not stored:
         return interactions
-    file_rows = (
-        (
-            interactions.user_ids[user],
-            interactions.item_ids[item],
-            None if rating != rating else float(rating),  # NaN means no rating
-            int(timestamp),
-        )
-        for user, item, rating, timestamp in zip(
-            interactions.users,
-            interactions.items,
-            interactions.ratings,
-            interactions.timestamps,
-            strict=True,
-        )
-    )
     stored_digest = hashlib.sha256(repr(stored).encode()).hexdigest()
-    return Interactions.from_rows(
-        [*file_rows, *stored],
-        source=interactions.source,
-        fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}",
+    return interactions.with_rows(
+        stored, fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}"
     )
 
 

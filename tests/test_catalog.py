@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from catalog import Catalog, DataFileError, Movie, parse_title, read_interactions, read_items
+from catalog import (
+    Catalog,
+    DataFileError,
+    Interactions,
+    Movie,
+    parse_title,
+    read_interactions,
+    read_items,
+)
 from catalog import data_cli as data_cli_group
 from movielens import import_movielens
 from validation import MAX_LISTED_PROBLEMS, validate_interactions
@@ -509,3 +517,57 @@ def test_import_command_writes_files_and_needs_force_to_replace(app: Flask, tmp_
 def test_import_command_reports_a_bad_directory(app: Flask, tmp_path: Path):
     result = run(app, "import-movielens", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1 and "not a MovieLens directory" in result.stderr
+
+
+# --- The parsed-ratings cache and appending rows ------------------------------------------
+
+
+def _ratings_file(folder, rows):
+    path = folder / "ratings.csv"
+    path.write_text("USER_ID,ITEM_ID,RATING,TIMESTAMP\n" + "".join(f"{r}\n" for r in rows))
+    return path
+
+
+def _same(a, b) -> bool:
+    arrays = ("users", "items", "timestamps")
+    return (
+        a.user_ids == b.user_ids
+        and a.item_ids == b.item_ids
+        and all(np.array_equal(getattr(a, name), getattr(b, name)) for name in arrays)
+        and np.array_equal(a.ratings, b.ratings, equal_nan=True)
+        and a.fingerprint == b.fingerprint
+    )
+
+
+def test_a_cached_read_equals_a_parsed_one(tmp_path):
+    path = _ratings_file(tmp_path, ["u1,a,4,10", "u2,b,,20", "u1,b,2.5,30"])
+    parsed = read_interactions(path)
+    first = read_interactions(path, cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("interactions-*.npz"))) == 1
+    again = read_interactions(path, cache_dir=tmp_path / "cache")
+    assert _same(parsed, first) and _same(parsed, again)
+    assert again.source == str(path) and again.history("u1")[1].rating == 2.5
+
+
+def test_a_changed_file_is_parsed_again_and_replaces_the_cache(tmp_path):
+    path = _ratings_file(tmp_path, ["u1,a,4,10"])
+    read_interactions(path, cache_dir=tmp_path)
+    path.write_text(path.read_text() + "u2,b,5,20\n")
+    assert read_interactions(path, cache_dir=tmp_path).user_ids == ["u1", "u2"]
+    assert len(list(tmp_path.glob("interactions-*.npz"))) == 1
+
+
+def test_an_unreadable_cache_is_ignored(tmp_path):
+    path = _ratings_file(tmp_path, ["u1,a,4,10"])
+    read_interactions(path, cache_dir=tmp_path)
+    next(tmp_path.glob("interactions-*.npz")).write_bytes(b"not an npz")
+    assert read_interactions(path, cache_dir=tmp_path).user_ids == ["u1"]
+
+
+def test_with_rows_keeps_codes_and_adds_new_ids(tmp_path):
+    base = Interactions.from_rows([("u1", "a", 4.0, 10), ("u2", "b", None, 20)])
+    more = base.with_rows([("u2", "a", 5.0, 30), ("u3", "c", 1.0, 40)], fingerprint="f+1")
+    assert more.user_ids == ["u1", "u2", "u3"] and more.item_ids == ["a", "b", "c"]
+    assert more.users.tolist() == [0, 1, 1, 2] and more.items.tolist() == [0, 1, 0, 2]
+    assert [event.item_id for event in more.history("u2")] == ["b", "a"]
+    assert more.fingerprint == "f+1" and len(base) == 2
