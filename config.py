@@ -72,7 +72,9 @@ def _recipe(value: str) -> str:
     return value
 
 
-RECIPES = ("user-personalization", "popularity-count")
+# The embedded engine's recipes, named after Personalize's (engine.RECIPES; not imported here,
+# so reading settings doesn't load numpy and implicit).
+RECIPES = ("user-personalization", "sims", "popularity-count")
 
 # name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
 # on the shipped sample data, no OMDb key, served on the workshop's port on this machine only.

@@ -64,3 +64,9 @@ def test_every_setting_is_documented_in_the_example_file():
     example = (config.PROJECT_DIR / "config.example.env").read_text()
     for name in config.SETTINGS:
         assert f"\n{name}=" in example, name
+
+
+def test_the_recipes_offered_are_the_engines():
+    from engine import RECIPES
+
+    assert set(config.RECIPES) == set(RECIPES)
