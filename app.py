@@ -128,9 +128,9 @@ def _instance_secret(instance: Path) -> str:
 
 def _register_commands(app: Flask) -> None:
     from catalog import data_cli
-    from engine import train_command
     from evaluate import evaluate_command
     from provisioning import personalize_cli
+    from training import train_command
 
     for command in (data_cli, train_command, evaluate_command, personalize_cli):
         app.cli.add_command(command)

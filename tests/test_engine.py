@@ -1,9 +1,10 @@
-"""The embedded recommender, on small data with two clear tastes: horror fans and comedy fans."""
+"""The embedded recommender and its training, on small data: horror fans and comedy fans."""
 
 from __future__ import annotations
 
 import csv
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,15 @@ import pytest
 from flask import Flask
 
 from catalog import Interactions
-from engine import (
+from engine import EmbeddedRecommender
+from training import (
     RECIPES,
-    EmbeddedRecommender,
     ModelParams,
     StaleModelError,
     model_path,
     normalize_recipe,
+    recent_items,
+    sequence_matrix,
     train_command,
 )
 
@@ -134,6 +137,88 @@ def test_training_is_deterministic(interactions, models):
     again = EmbeddedRecommender.train(interactions, params=SMALL)
     for user_id in ("h0", "c0", "c7"):
         assert again.recommend(user_id, 10) == models["user-personalization"].recommend(user_id, 10)
+
+
+# --- the sequence score ("rated next") ---------------------------------------------------
+
+STEPS = [f"Step {number}" for number in range(12)]
+# ALS recency off, so without the sequence score the order of a history cannot matter.
+ORDERLESS_ALS = ModelParams(factors=2, iterations=10, regularization=0.1, recency_half_life=0.0)
+
+
+def chain_rows(users: int = 60, seed: int = 3) -> list[tuple[str, str, float, int]]:
+    """Everyone rates four consecutive steps of one chain, in order (a series watched in turn)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    timestamp = 1_500_000_000
+    for number in range(users):
+        first = int(rng.integers(0, len(STEPS) - 3))
+        for step in STEPS[first : first + 4]:
+            timestamp += 60
+            rows.append((f"u{number}", step, 4.0, timestamp))
+    return rows
+
+
+def test_sequence_matrix_holds_shares_of_what_followed_each_item():
+    rows = [("u", "A", 5.0, 1), ("u", "B", 5.0, 2), ("u", "C", 5.0, 3)]
+    rows += [("v", "A", 5.0, 1), ("v", "A", 5.0, 2), ("v", "C", 5.0, 3)]
+    interactions = Interactions.from_rows(rows)
+    params = ModelParams(sequence_window=2, sequence_decay=0.5)
+    follows = sequence_matrix(interactions, params).toarray()
+    a, b, c = (interactions.item_index[item] for item in "ABC")
+    # A is followed by B (u, next: 1), by C (u, two later: 0.5; v, next and two later: 1.5);
+    # v's A after A is no pair. Shares of A's total 3: B 1/3, C 2/3.
+    assert follows[a, b] == pytest.approx(1 / 3) and follows[a, c] == pytest.approx(2 / 3)
+    assert follows[b, c] == pytest.approx(1.0)
+    assert follows[c].sum() == 0 and follows[a, a] == 0
+    strongest = sequence_matrix(interactions, replace(params, sequence_neighbours=1)).toarray()
+    assert strongest[a, b] == 0 and strongest[a, c] == pytest.approx(2 / 3)
+
+
+def test_recent_items_are_each_users_newest_oldest_first():
+    rows = [("u", "A", None, 30), ("u", "B", None, 10), ("u", "C", None, 20), ("v", "A", None, 5)]
+    rows += [("u", "D", None, 30)]  # same time as A: file order decides, so D is newer
+    interactions = Interactions.from_rows(rows)
+    indptr, codes = recent_items(interactions, 3)
+    items = np.asarray(interactions.item_ids)
+    user = interactions.user_index
+    assert items[codes[indptr[user["u"]] : indptr[user["u"] + 1]]].tolist() == ["C", "A", "D"]
+    assert items[codes[indptr[user["v"]] : indptr[user["v"] + 1]]].tolist() == ["A"]
+
+
+def test_the_sequence_score_favours_what_follows_the_newest_item():
+    interactions = Interactions.from_rows(chain_rows())
+    model = EmbeddedRecommender.train(
+        interactions, params=replace(ORDERLESS_ALS, sequence_weight=2)
+    )
+    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    assert ids(model.recommend("2 then 7", 1)) == ["Step 8"]
+    assert ids(model.recommend("7 then 2", 1)) == ["Step 3"]
+    # A new interaction becomes the newest: the list turns to what follows it.
+    model.add_interaction("7 then 2", "Step 10", 4.0, 3)
+    assert ids(model.recommend("7 then 2", 1)) == ["Step 11"]
+
+
+def test_without_the_sequence_score_the_order_of_a_history_does_not_matter():
+    interactions = Interactions.from_rows(chain_rows())
+    model = EmbeddedRecommender.train(
+        interactions, params=replace(ORDERLESS_ALS, sequence_weight=0)
+    )
+    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    assert model.recommend("2 then 7", 5) == model.recommend("7 then 2", 5)
+
+
+def test_training_users_get_the_sequence_score_from_their_own_newest_items():
+    interactions = Interactions.from_rows(chain_rows())
+    model = EmbeddedRecommender.train(
+        interactions, params=replace(ORDERLESS_ALS, sequence_weight=2)
+    )
+    for user_id in interactions.user_ids[:10]:
+        newest = interactions.history(user_id)[-1].item_id
+        if newest != STEPS[-1]:  # the chain's end is followed by nothing
+            assert ids(model.recommend(user_id, 1)) == [STEPS[STEPS.index(newest) + 1]]
 
 
 # --- popular and similar -----------------------------------------------------------------
@@ -254,6 +339,18 @@ def test_save_and_load_give_identical_recommendations(models, interactions, tmp_
         assert loaded.recommend(user_id, 10) == models[recipe].recommend(user_id, 10)
     assert loaded.similar("Comedy 4", 5) == models[recipe].similar("Comedy 4", 5)
     assert loaded.health()["model"] == "loaded"
+
+
+def test_load_refuses_a_model_saved_by_an_older_engine(models, interactions, tmp_path):
+    path = model_path(tmp_path)
+    models["user-personalization"].save(path)
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    np.savez(path, **(arrays | {"format": np.asarray(1)}))  # before the sequence score
+    with pytest.raises(StaleModelError, match="another version"):
+        EmbeddedRecommender.load(path, interactions)
+    retrained = EmbeddedRecommender.load_or_train(interactions, tmp_path, params=SMALL)
+    assert retrained.health()["model"] == "trained"
 
 
 def test_load_refuses_a_model_trained_on_other_data(models, tmp_path):
