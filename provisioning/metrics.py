@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from personalize import OFFLINE_METRICS
 from provisioning.errors import ProvisionError
 from provisioning.resources import (
     ACTIVE,
@@ -14,16 +15,7 @@ from provisioning.resources import (
     newest,
 )
 
-METRIC_NAMES = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-)
+METRIC_NAMES = OFFLINE_METRICS
 
 
 class MetricsSteps(ResourceSteps):
