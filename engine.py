@@ -311,9 +311,10 @@ class EmbeddedRecommender:
         model = self._model
         if model.item_factors is None:
             return None
-        solver = make_als(model.params, num_threads=1)
-        solver.user_factors, solver.item_factors = model.user_factors, model.item_factors
+        # Inside the limit: implicit checks the BLAS thread count when the object is made.
         with threadpool_limits(1, "blas"):
+            solver = make_als(model.params, num_threads=1)
+            solver.user_factors, solver.item_factors = model.user_factors, model.item_factors
             solver.YtY  # noqa: B018 - computed once here, so concurrent fold-ins share it
         return solver
 
