@@ -295,6 +295,14 @@ def expect_new_campaign(p: Personalize, purpose: str, solution_arn: str, version
                                "minProvisionedTPS": 1}, {"campaignArn": campaign_arn})
 
 
+def expect_interactions_imported(p: Personalize) -> None:
+    """An empty account up to a finished import of the interactions."""
+    expect_new_dataset_group(p)
+    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
+    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN)
+    p.describes("dataset_import_job", IMPORT_ARN, "ACTIVE")
+
+
 def expect_existing_up_to_import(p: Personalize) -> None:
     """A dataset group whose interactions are already imported."""
     p.lists("list_dataset_groups", "datasetGroups",

@@ -35,6 +35,7 @@ from provision_support import (
     Cloud,
     arn,
     expect_existing_up_to_import,
+    expect_interactions_imported,
     expect_new_campaign,
     expect_new_dataset,
     expect_new_dataset_group,
@@ -110,10 +111,7 @@ def test_full_deploy_on_an_empty_account(cli: Cli, cloud: Cloud, ratings: Path,
 def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
         cli: Cli, cloud: Cloud, ratings: Path, items: Path) -> None:
     p = cloud.personalize
-    expect_new_dataset_group(p)
-    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
-    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN)
-    p.describes("dataset_import_job", IMPORT_ARN, "ACTIVE")
+    expect_interactions_imported(p)
     expect_training_and_campaign(p)
 
     result = cli("deploy", "--ratings", str(ratings), "--min-rating", "2")
@@ -137,10 +135,7 @@ def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
 def test_deploy_creates_a_role_only_personalize_of_this_account_can_assume(
         cli: Cli, cloud: Cloud, ratings: Path) -> None:
     p = cloud.personalize
-    expect_new_dataset_group(p)
-    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
-    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN)
-    p.describes("dataset_import_job", IMPORT_ARN, "ACTIVE")
+    expect_interactions_imported(p)
     expect_training_and_campaign(p)
 
     assert cli("deploy", "--ratings", str(ratings)).exit_code == 0
@@ -161,10 +156,7 @@ def test_deploy_creates_a_role_only_personalize_of_this_account_can_assume(
 
 def test_deploy_resumes_after_a_failure_halfway(cli: Cli, cloud: Cloud, ratings: Path) -> None:
     p = cloud.personalize
-    expect_new_dataset_group(p)
-    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
-    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN)
-    p.describes("dataset_import_job", IMPORT_ARN, "ACTIVE")
+    expect_interactions_imported(p)
     p.lists("list_solutions", "solutions", [], datasetGroupArn=GROUP_ARN)
     p.fail("create_solution", {"name": f"{PREFIX}-personalized", "datasetGroupArn": GROUP_ARN,
                                "recipeArn": USER_PERSONALIZATION_V2, "performAutoTraining": False},
