@@ -110,7 +110,7 @@ def _known_users() -> dict[str, Any] | None:
     """How many users the ratings have, and a few to try."""
     try:
         interactions = current_services().interactions
-    except (OSError, ValueError):
+    except RecommenderUnavailable:
         return None
     if interactions is None or not interactions.n_users:
         return None
@@ -135,7 +135,7 @@ def random_user() -> Any:
     """A user picked at random from the ratings, to explore."""
     try:
         interactions = current_services().interactions
-    except (OSError, ValueError):
+    except RecommenderUnavailable:
         interactions = None
     if interactions is None or not interactions.n_users:
         flash("There is no ratings file to pick a user from.", "error")

@@ -185,7 +185,10 @@ class Services:
 
     @property
     def interactions(self) -> Interactions | None:
-        """The ratings file plus ratings made in the app (None: Personalize without a file)."""
+        """The ratings file plus ratings made in the app (None: Personalize without a file).
+
+        Raises RecommenderUnavailable when the file cannot be read.
+        """
         return self._get("interactions", self._build_interactions)
 
     @property
@@ -225,7 +228,13 @@ class Services:
         path = settings_module.resolve_path(self._settings["RATINGS_PATH"])
         if not path.exists() and self.uses_personalize:
             return None
-        parsed = read_interactions(path, cache_dir=self._instance)
+        try:
+            parsed = read_interactions(path, cache_dir=self._instance)
+        except (OSError, DataFileError) as error:
+            raise RecommenderUnavailable(
+                f"The ratings file could not be read: {_describe_file_error(error)}",
+                "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
+            ) from error
         return with_stored_ratings(parsed, self.store.all())
 
     def _build_omdb(self) -> OmdbClient:
@@ -235,13 +244,7 @@ class Services:
         )
 
     def _build_embedded(self) -> Any:
-        try:
-            interactions = self.interactions
-        except (OSError, DataFileError) as error:
-            raise RecommenderUnavailable(
-                f"The ratings file could not be read: {_describe_file_error(error)}",
-                "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
-            ) from error
+        interactions = self.interactions
         if interactions is None:
             raise RecommenderUnavailable(
                 "There is no ratings file for the embedded recommender.",

@@ -238,9 +238,20 @@ def test_missing_ratings_file_gives_a_503_page_not_a_crash(tmp_path):
     )
     client = app.test_client()
     assert client.get("/").status_code == 200
-    response = client.get("/recommendations?user_id=1")
+    for path in ("/recommendations?user_id=1", "/movies?item_id=1", "/api/similar?item_id=1"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert "missing.csv does not exist" in response.get_data(as_text=True)
+    assert client.get("/random").status_code == 302  # back home, with a message
+
+
+def test_a_broken_ratings_file_gives_a_503_page_naming_the_line(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("USER_ID,ITEM_ID,RATING,TIMESTAMP\n1,a,4,yesterday\n")
+    app = create_app({"RATINGS_PATH": str(ratings)}, instance_path=str(tmp_path / "i"))
+    response = app.test_client().get("/recommendations?user_id=1")
     assert response.status_code == 503
-    assert "missing.csv does not exist" in response.get_data(as_text=True)
+    assert "ratings.csv:2" in response.get_data(as_text=True)
 
 
 # --- OMDb enrichment ----------------------------------------------------------------------------
