@@ -170,7 +170,6 @@ def recommendations() -> Any:
     onboarding = _is_new_user(user_id)
     try:
         listing = found.recommend(user_id, count, genre=genre, onboarding=onboarding)
-        history = found.history(user_id)
     except RecommenderUnavailable as problem:
         return render_template("unavailable.html", problem=problem), 503
     return render_template(
@@ -179,15 +178,15 @@ def recommendations() -> Any:
         count=count,
         genre=genre,
         genres=found.catalog.genres if found.genre_filter_available else [],
-        cards=cards_for(listing.items, history),
+        cards=cards_for(listing.items, listing.history),
         cold_start=listing.cold_start,
         known_user=found.known_user(user_id),
         backend=listing.backend,
         uses_personalize=found.uses_personalize,
         onboarding=onboarding,
-        ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(history)),
-        top_rated=_history_cards(history, by_rating=True),
-        recent=_history_cards(history, by_rating=False),
+        ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(listing.history)),
+        top_rated=_history_cards(listing.history, by_rating=True),
+        recent=_history_cards(listing.history, by_rating=False),
         csrf_token=csrf_token(),
     )
 
@@ -247,10 +246,12 @@ def movie() -> Any:
     except RecommenderUnavailable as problem:
         return render_template("unavailable.html", problem=problem), 503
     history = found.history(user_id) if user_id else []
+    # One batch, so a cold page costs one round of OMDb lookups, not two.
+    card, *similar_cards = cards_for([Recommendation(subject.item_id), *similar], history)
     return render_template(
         "movie.html",
-        card=cards_for([Recommendation(subject.item_id)], history)[0],
-        similar=cards_for(similar, history),
+        card=card,
+        similar=similar_cards,
         similar_source=similar_source,
         user_id=user_id,
         csrf_token=csrf_token(),

@@ -129,6 +129,7 @@ class Recommended:
     items: list[Recommendation]
     cold_start: bool
     backend: str
+    history: list[Interaction]  # the user's ratings, read once for the whole page
 
 
 @dataclass(frozen=True)
@@ -315,17 +316,23 @@ class Services:
     ) -> Recommended:
         """Recommendations, never of rated movies; a new user rates popular ones first."""
         recommender = self.recommender
-        rated = [event.item_id for event in self.history(user_id)]
+        history = self.history(user_id)
+        rated = [event.item_id for event in history]
+        backend = recommender.description
         if onboarding and len(rated) < RATINGS_TO_PERSONALIZE and not self.uses_personalize:
-            return Recommended(self._popular(n, rated, genre), True, recommender.description)
+            return Recommended(self._popular(n, rated, genre), True, backend, history)
         if self.uses_personalize:
             listing = self._personalize_excluding(recommender, user_id, n, genre, rated)
-            return Recommended(listing.items, listing.cold_start, recommender.description)
+            return Recommended(listing.items, listing.cold_start, backend, history)
         listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
-        items = listing.items if listing.cold_start else self._explained(user_id, listing.items)
-        return Recommended(items, listing.cold_start, recommender.description)
+        items = listing.items
+        if not listing.cold_start:
+            items = self._explained(user_id, items, history)
+        return Recommended(items, listing.cold_start, backend, history)
 
-    def _explained(self, user_id: str, items: list[Recommendation]) -> list[Recommendation]:
+    def _explained(
+        self, user_id: str, items: list[Recommendation], history: list[Interaction]
+    ) -> list[Recommendation]:
         """Name the liked movie behind each recommendation ("because you rated X ★5")."""
         explain = getattr(self.recommender, "explain", None)
         if explain is None:
@@ -333,7 +340,7 @@ class Services:
         # "Because you rated X ★1.5" would read as a joke: explain by movies the user liked.
         liked = [
             event.item_id
-            for event in self.history(user_id)
+            for event in history
             if event.rating is None or event.rating >= LIKED_RATING
         ]
         because = explain(user_id, [item.item_id for item in items], among=liked)
