@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from catalog import Movie
+from dataset import Movie
 from personalize import Recommendation, RecommenderUnavailable
 from services import (
     InvalidInput,

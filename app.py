@@ -127,10 +127,8 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _register_commands(app: Flask) -> None:
-    from catalog import data_cli
-    from evaluate import evaluate_command
+    from commands import data_cli, evaluate_command, train_command
     from provisioning import personalize_cli
-    from training import train_command
 
     for command in (data_cli, train_command, evaluate_command, personalize_cli):
         app.cli.add_command(command)

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from catalog import Interactions
+from dataset import Interactions
 from personalize import Recommendation, RecommendationList
 from training import (
     DEFAULT_RECIPE,
@@ -43,7 +43,6 @@ from training import (
     normalize_recipe,
     recent_items,
     save_model,
-    train_command,
     train_model,
     user_item_matrix,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "StaleModelError",
     "model_path",
     "normalize_recipe",
-    "train_command",
 ]
 
 logger = logging.getLogger(__name__)

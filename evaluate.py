@@ -4,24 +4,21 @@ Protocol (Personalize's offline metrics): a random 10% of users, picked by the s
 out of training entirely. For each of them the oldest 90% of their interactions (by TIMESTAMP)
 are folded in at query time, the way the app folds in a new user, and the newest 10% (at least
 one) are what the list of 25 should contain. The model is the app's `EmbeddedRecommender`.
+`flask evaluate` (commands.py) prints these figures.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import numpy as np
-from flask import current_app
-from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from catalog import DataFileError, Interactions, read_interactions
+from dataset import Interactions, read_interactions
 from engine import RECIPES, EmbeddedRecommender, HistoryRow, ModelParams
 from personalize import OFFLINE_METRICS
 
@@ -212,71 +209,3 @@ def evaluate_embedded(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Read a ratings file and evaluate recipes on it (also for `flask personalize metrics`)."""
     return evaluate_interactions(read_interactions(ratings_path), recipes, seeds, None, progress)
-
-
-# --- flask evaluate ------------------------------------------------------------------------
-
-
-def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """Recipes side by side, one row per figure, "mean ± std"."""
-    recipes = list(results)
-    names = [name for name in (*METRICS, *TIMINGS) if name in results[recipes[0]]]
-    width = max(len(name) for name in names)
-    cells = {recipe: [_cell(results[recipe][name], name) for name in names] for recipe in recipes}
-    widths = {recipe: max(len(recipe), *map(len, cells[recipe])) for recipe in recipes}
-    lines = ["  ".join([" " * width, *(recipe.rjust(widths[recipe]) for recipe in recipes)])]
-    for row, name in enumerate(names):
-        values = (cells[recipe][row].rjust(widths[recipe]) for recipe in recipes)
-        lines.append("  ".join([name.ljust(width), *values]))
-    return "\n".join(lines)
-
-
-def _cell(figure: Mapping[str, float], name: str) -> str:
-    digits = 2 if name in TIMINGS else 4
-    return f"{figure['mean']:.{digits}f} ± {figure['std']:.{digits}f}"
-
-
-@click.command("evaluate")
-@click.option(
-    "--ratings",
-    "ratings_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Ratings file (default: the RATINGS_PATH setting).",
-)
-@click.option(
-    "--recipe",
-    default="all",
-    show_default=True,
-    type=click.Choice([*RECIPES, "all"]),
-    help="Recipe to evaluate, or all of them.",
-)
-@click.option(
-    "--seeds",
-    default=3,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Random held-out splits to average over.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@with_appcontext
-def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json: bool) -> None:
-    """Offline metrics with Amazon Personalize's protocol (10% of users held out)."""
-    from config import resolve_path
-
-    path = resolve_path(ratings_path or current_app.config["RATINGS_PATH"])
-    recipes = list(RECIPES) if recipe == "all" else [recipe]
-    try:
-        interactions = read_interactions(path)
-    except (OSError, DataFileError) as error:
-        raise click.ClickException(str(error)) from error
-    results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)
-    if as_json:
-        click.echo(json.dumps(results, indent=2))
-        return
-    click.echo(
-        f"{path}: {len(interactions):,} interactions, {interactions.n_users:,} users, "
-        f"{interactions.n_items:,} items; {seeds} seed(s), "
-        f"{HOLDOUT_FRACTION:.0%} of users held out, lists of {LIST_LENGTH}"
-    )
-    click.echo(format_table(results))

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 import requests_cache
 
-from catalog import Movie
+from dataset import Movie
 
 logger = logging.getLogger(__name__)
 

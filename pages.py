@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from catalog import Interaction, Movie
+from dataset import Interaction, Movie
 from omdb import MovieDetails
 from personalize import Recommendation, RecommenderUnavailable
 from services import (

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError
 from flask import current_app
 
 import config as settings_module
-from catalog import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
+from dataset import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
 from omdb import OmdbClient
 from personalize import (
     EventSender,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from catalog import Interaction
+from dataset import Interaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ratings (

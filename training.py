@@ -1,8 +1,8 @@
 """Training the embedded recommender, and its saved models: parameters, weights, matrices, files.
 
-`engine.EmbeddedRecommender` serves what `train_model` builds; `flask train` builds and saves
-one without serving it. A model is one .npz file under instance/, reused while the ratings
-file, recipe and parameters are unchanged (the fingerprint covers all three).
+`engine.EmbeddedRecommender` serves what `train_model` builds; `flask train` (commands.py)
+builds and saves one without serving it. A model is one .npz file under instance/, reused while
+the ratings file, recipe and parameters are unchanged (the fingerprint covers all three).
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import click
 import numpy as np
 import scipy.sparse as sp
-from flask import current_app
-from flask.cli import with_appcontext
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import ItemItemRecommender
 from threadpoolctl import threadpool_limits
 
-from catalog import Interactions, read_interactions
+from dataset import Interactions
 
 USER_PERSONALIZATION = "user-personalization"
 POPULARITY_COUNT = "popularity-count"
@@ -384,32 +381,3 @@ def make_als(params: ModelParams, num_threads: int) -> AlternatingLeastSquares:
         random_state=params.random_state,
         num_threads=num_threads,
     )
-
-
-# --- flask train ---------------------------------------------------------------------------
-
-
-@click.command("train")
-@click.option("--recipe", default=None, help="Recipe to train (default: the RECIPE setting).")
-@with_appcontext
-def train_command(recipe: str | None) -> None:
-    """Train the embedded recommender on RATINGS_PATH and save it under instance/."""
-    from catalog import DataFileError
-    from config import resolve_path
-
-    settings = current_app.config
-    recipe = normalize_recipe(recipe or settings.get("RECIPE") or DEFAULT_RECIPE)
-    ratings_path = resolve_path(settings["RATINGS_PATH"])
-    click.echo(f"Reading {ratings_path} …")
-    try:
-        interactions = read_interactions(ratings_path)
-    except (OSError, DataFileError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(
-        f"Training {recipe} on {len(interactions):,} interactions "
-        f"({interactions.n_users:,} users, {interactions.n_items:,} items)"
-    )
-    model, _ = train_model(interactions, recipe, progress=True)
-    path = model_path(current_app.instance_path, recipe)
-    save_model(model, path)
-    click.echo(f"Saved {path} (trained in {model.train_seconds:.1f} s)")

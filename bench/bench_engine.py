@@ -71,7 +71,7 @@ def write_synthetic(path: Path, interactions: int, seed: int = 0) -> None:
 
 
 def measure_train(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
-    from catalog import read_interactions
+    from dataset import read_interactions
     from engine import EmbeddedRecommender, model_path
 
     started = time.perf_counter()
@@ -96,7 +96,7 @@ def measure_train(ratings: Path, instance: Path, recipe: str) -> dict[str, float
 
 
 def measure_startup(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
-    from catalog import read_interactions
+    from dataset import read_interactions
     from engine import EmbeddedRecommender
 
     started = time.perf_counter()
@@ -110,7 +110,7 @@ def measure_startup(ratings: Path, instance: Path, recipe: str) -> dict[str, flo
 
 
 def measure_recommend(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
-    from catalog import read_interactions
+    from dataset import read_interactions
     from engine import EmbeddedRecommender, model_path
 
     interactions = read_interactions(ratings)

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from _common import movielens_ratings
 
-from catalog import read_interactions
+from dataset import read_interactions
 from evaluate import Split, evaluate_split, split_users
 from training import ModelParams
 

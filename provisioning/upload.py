@@ -1,6 +1,6 @@
 """The files deploy uploads for Personalize to import: CSVs in its shape, and their schemas.
 
-The ratings file is validated first (validation.py), so a file Personalize would reject is
+The ratings file is validated first (dataset/validation.py), so a file Personalize would reject is
 refused before any AWS call.
 """
 
@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog import DataFileError, file_fingerprint, read_items
-from provisioning.errors import ProvisionError
-from validation import (
+from dataset import DataFileError, file_fingerprint, read_items
+from dataset.validation import (
     MIN_ACTIVE_USERS,
     MIN_INTERACTIONS,
     ValidationReport,
     validate_interactions,
 )
+from provisioning.errors import ProvisionError
 
 # The uploaded interactions CSV; the Avro schema lists the same fields in the same order.
 INTERACTION_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP")

@@ -725,10 +725,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def passes_validation(path: Path) -> bool:
     """Run the app's Personalize validator on the written file, printing any problems."""
-    # Run as a script, only scripts/ is on sys.path; validation.py is one level up.
+    # Run as a script, only scripts/ is on sys.path; the dataset package is one level up.
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
-    from validation import validate_interactions
+    from dataset import validate_interactions
 
     report = validate_interactions(path)
     for problem in report.problems:

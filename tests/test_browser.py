@@ -33,7 +33,7 @@ from browser_support import (
 )
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from catalog import Movie
+from dataset import Movie
 from omdb import MovieDetails
 
 SAMPLE_USER = "1"  # a user with ratings in data/ratings.csv

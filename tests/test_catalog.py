@@ -1,5 +1,5 @@
-"""The data files: reading (catalog.py), checking (validation.py), importing MovieLens
-(movielens.py), and the `flask data` commands."""
+"""The data files (the dataset package): reading items and interactions, checking them
+(validation), importing MovieLens, and the `flask data` commands."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from catalog import (
+from commands import data_cli as data_cli_group
+from dataset import (
     Catalog,
     DataFileError,
     Interactions,
     Movie,
+    import_movielens,
     parse_title,
     read_interactions,
     read_items,
+    validate_interactions,
 )
-from catalog import data_cli as data_cli_group
-from movielens import import_movielens
-from validation import MAX_LISTED_PROBLEMS, validate_interactions
+from dataset.validation import MAX_LISTED_PROBLEMS
 
 HEADER = "USER_ID,ITEM_ID,RATING,TIMESTAMP"
 

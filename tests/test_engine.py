@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from catalog import Interactions
+from commands import train_command
+from dataset import Interactions
 from engine import EmbeddedRecommender
 from training import (
     RECIPES,
@@ -21,7 +22,6 @@ from training import (
     normalize_recipe,
     recent_items,
     sequence_matrix,
-    train_command,
 )
 
 HORROR = [f"Horror {number}" for number in range(12)]
@@ -458,6 +458,6 @@ def test_train_command_reports_a_missing_ratings_file(tmp_path):
 
 
 def _read(path: Path) -> Interactions:
-    from catalog import read_interactions
+    from dataset import read_interactions
 
     return read_interactions(path)

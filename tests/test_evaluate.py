@@ -11,16 +11,15 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from catalog import Interactions, read_interactions
+from commands import evaluate_command, format_table
+from dataset import Interactions, read_interactions
 from engine import RECIPES
 from evaluate import (
     METRICS,
     TIMINGS,
     coverage,
-    evaluate_command,
     evaluate_interactions,
     evaluate_split,
-    format_table,
     ndcg_at,
     precision_at,
     query_metrics,

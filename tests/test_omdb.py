@@ -14,7 +14,7 @@ import requests
 import responses
 from responses import matchers
 
-from catalog import Movie
+from dataset import Movie
 from omdb import MovieDetails, OmdbClient, normalise_imdb_id
 
 BASE_URL = "https://www.omdbapi.com/"

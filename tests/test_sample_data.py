@@ -11,8 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from catalog import Catalog, Interactions, read_interactions
-from validation import validate_interactions
+from dataset import Catalog, Interactions, read_interactions, validate_interactions
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from catalog import Interaction
+from dataset import Interaction
 from store import RatingStore
 
 

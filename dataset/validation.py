@@ -7,10 +7,11 @@ for (bad bytes, header, IDs, timestamps, numbers, too little data), without rais
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dataset.csvfiles import is_number
 
 # Personalize's reserved names for the columns this app uses; RATING is the workshop's own.
 REQUIRED_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
@@ -247,14 +248,6 @@ def _check_number(name: str) -> Callable[[str], str | None]:
 
 def _check_event_type(value: str) -> str | None:
     return None if value.strip() else "EVENT_TYPE is empty"
-
-
-def is_number(text: str) -> bool:
-    """Whether the text is a finite number, as float() reads it."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 _CELL_CHECKS: dict[str, Callable[[str], str | None]] = {

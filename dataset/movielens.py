@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog import DataFileError, cell_text, open_csv, parse_title, require_columns
-from validation import is_number
+from dataset.csvfiles import DataFileError, cell_text, is_number, open_csv, require_columns
+from dataset.items import parse_title
 
 # ml-100k's u.item genre flags, in file order, named as the newer MovieLens files name them.
 ML100K_GENRES = (

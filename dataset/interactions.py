@@ -1,0 +1,229 @@
+"""Interactions (the workshop's ratings.csv): `Interactions`, `Interaction`, `read_interactions`.
+
+USER_ID, ITEM_ID, TIMESTAMP (Unix seconds) and an optional RATING or Personalize's EVENT_VALUE,
+held as parallel arrays of codes. Parsing a large CSV takes seconds, so `read_interactions` can
+keep the parsed arrays in an .npz cache keyed by the file's fingerprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from dataset.csvfiles import DataFileError, file_fingerprint, open_csv, require_columns
+
+logger = logging.getLogger(__name__)
+
+
+def _encode(
+    rows: Iterable[tuple[str, str, float | None, int]],
+    user_codes: dict[str, int],
+    item_codes: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows as code and value arrays; new IDs get the next codes in the given dicts."""
+    users, items, ratings, timestamps = [], [], [], []
+    for user_id, item_id, rating, timestamp in rows:
+        users.append(user_codes.setdefault(user_id, len(user_codes)))
+        items.append(item_codes.setdefault(item_id, len(item_codes)))
+        ratings.append(np.nan if rating is None else rating)
+        timestamps.append(timestamp)
+    return (
+        np.asarray(users, dtype=np.int32),
+        np.asarray(items, dtype=np.int32),
+        np.asarray(ratings, dtype=np.float32),
+        np.asarray(timestamps, dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class Interaction:
+    item_id: str
+    rating: float | None
+    timestamp: int
+
+
+@dataclass
+class Interactions:
+    """Interactions as parallel arrays of user and item codes, with the codes' IDs.
+
+    RATING (or Personalize's EVENT_VALUE) is optional; rows without one get NaN.
+    """
+
+    user_ids: list[str]
+    item_ids: list[str]
+    users: np.ndarray  # int32 code into user_ids, one per interaction
+    items: np.ndarray  # int32 code into item_ids
+    ratings: np.ndarray  # float32, NaN when the file has no rating
+    timestamps: np.ndarray  # int64, Unix seconds
+    source: str = ""
+    fingerprint: str = ""
+    _user_offsets: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[tuple[str, str, float | None, int]],
+        source: str = "",
+        fingerprint: str = "",
+    ) -> Interactions:
+        """Build from (USER_ID, ITEM_ID, RATING or None, TIMESTAMP) tuples."""
+        user_codes: dict[str, int] = {}
+        item_codes: dict[str, int] = {}
+        users, items, ratings, timestamps = _encode(rows, user_codes, item_codes)
+        return cls(
+            list(user_codes), list(item_codes), users, items, ratings, timestamps,
+            source=source, fingerprint=fingerprint,
+        )
+
+    def with_rows(
+        self, rows: Iterable[tuple[str, str, float | None, int]], fingerprint: str
+    ) -> Interactions:
+        """These interactions followed by more; known IDs keep their codes."""
+        user_codes, item_codes = dict(self.user_index), dict(self.item_index)
+        extra = _encode(rows, user_codes, item_codes)
+        old = (self.users, self.items, self.ratings, self.timestamps)
+        users, items, ratings, timestamps = (
+            np.concatenate([before, after]) for before, after in zip(old, extra, strict=True)
+        )
+        return Interactions(
+            list(user_codes), list(item_codes), users, items, ratings, timestamps,
+            source=self.source, fingerprint=fingerprint,
+        )
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @cached_property
+    def user_index(self) -> dict[str, int]:
+        return {user_id: code for code, user_id in enumerate(self.user_ids)}
+
+    @cached_property
+    def item_index(self) -> dict[str, int]:
+        return {item_id: code for code, item_id in enumerate(self.item_ids)}
+
+    @cached_property
+    def _rows_by_user(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers grouped by user, and each user's start offset into them."""
+        order = np.argsort(self.users, kind="stable")
+        offsets = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.users, minlength=self.n_users), out=offsets[1:])
+        return order, offsets
+
+    def rows_of(self, user_id: str) -> np.ndarray:
+        """Row numbers of one user's interactions (empty for an unknown user)."""
+        code = self.user_index.get(user_id)
+        if code is None:
+            return np.empty(0, dtype=np.int64)
+        order, offsets = self._rows_by_user
+        return order[offsets[code] : offsets[code + 1]]
+
+    def history(self, user_id: str) -> list[Interaction]:
+        """One user's interactions, oldest first."""
+        rows = self.rows_of(user_id)
+        rows = rows[np.argsort(self.timestamps[rows], kind="stable")]
+        return [
+            Interaction(
+                item_id=self.item_ids[self.items[row]],
+                rating=None if np.isnan(self.ratings[row]) else float(self.ratings[row]),
+                timestamp=int(self.timestamps[row]),
+            )
+            for row in rows
+        ]
+
+    def has_user(self, user_id: str) -> bool:
+        return user_id in self.user_index
+
+
+def read_interactions(path: str | Path, cache_dir: str | Path | None = None) -> Interactions:
+    """Read USER_ID, ITEM_ID, TIMESTAMP and optional RATING / EVENT_VALUE columns.
+
+    With `cache_dir`, the parsed arrays are kept there keyed by the file's fingerprint: parsing
+    a large CSV in Python takes seconds, loading the arrays a fraction of that.
+    """
+    fingerprint = file_fingerprint(path)
+    cache = Path(cache_dir) / f"interactions-{fingerprint[:24]}.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        try:
+            return _load_parsed(cache, str(path), fingerprint)
+        except (OSError, ValueError, KeyError):
+            logger.warning("Ignoring the unreadable cache %s; parsing %s again", cache, path)
+    interactions = _parse_interactions(path, fingerprint)
+    if cache is not None:
+        _save_parsed(interactions, cache)
+    return interactions
+
+
+def _parse_interactions(path: str | Path, fingerprint: str) -> Interactions:
+    rows, columns = open_csv(path)
+    require_columns(columns, ("USER_ID", "ITEM_ID", "TIMESTAMP"), path)
+    user_col, item_col, time_col = columns["USER_ID"], columns["ITEM_ID"], columns["TIMESTAMP"]
+    rating_col = columns.get("RATING", columns.get("EVENT_VALUE"))
+
+    def parsed() -> Iterator[tuple[str, str, float | None, int]]:
+        for line, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            try:
+                rating_text = row[rating_col].strip() if rating_col is not None else ""
+                yield (
+                    row[user_col],
+                    row[item_col],
+                    float(rating_text) if rating_text else None,
+                    int(row[time_col]),
+                )
+            except (IndexError, ValueError):
+                raise DataFileError(
+                    f"{path}:{line}: expected USER_ID, ITEM_ID, numeric RATING and an integer "
+                    f"TIMESTAMP; run `flask --app app data validate {path}` for details"
+                ) from None
+
+    return Interactions.from_rows(parsed(), source=str(path), fingerprint=fingerprint)
+
+
+def _save_parsed(interactions: Interactions, cache: Path) -> None:
+    """Write the arrays atomically, and drop caches of earlier versions of the data."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for stale in cache.parent.glob("interactions-*.npz"):
+            stale.unlink()
+        partial = cache.with_suffix(".partial.npz")
+        np.savez(
+            partial,
+            user_ids=np.asarray(interactions.user_ids, dtype=str),
+            item_ids=np.asarray(interactions.item_ids, dtype=str),
+            users=interactions.users,
+            items=interactions.items,
+            ratings=interactions.ratings,
+            timestamps=interactions.timestamps,
+        )
+        partial.replace(cache)
+    except OSError as error:
+        # A cache that cannot be written costs start-up time, nothing else.
+        logger.warning("Could not cache the parsed ratings in %s (%s)", cache.parent, error)
+
+
+def _load_parsed(cache: Path, source: str, fingerprint: str) -> Interactions:
+    with np.load(cache, allow_pickle=False) as arrays:
+        return Interactions(
+            user_ids=arrays["user_ids"].tolist(),
+            item_ids=arrays["item_ids"].tolist(),
+            users=arrays["users"],
+            items=arrays["items"],
+            ratings=arrays["ratings"],
+            timestamps=arrays["timestamps"],
+            source=source,
+            fingerprint=fingerprint,
+        )
