@@ -52,8 +52,9 @@ def validate_command(path: Path | None) -> None:
         click.echo(str(problem))
     if report.unlisted_problems:
         click.echo(f"… and {report.unlisted_problems:,} more problems")
-    click.echo(f"{path}: {report.rows:,} interactions, {report.users:,} users, "
-               f"{report.items:,} items")
+    rejected = f"; {report.rejected:,} rows rejected" if report.rejected else ""
+    click.echo(f"{path}: {report.accepted:,} interactions, {report.users:,} users, "
+               f"{report.items:,} items{rejected}")
     if not report.ok:
         click.echo(f"FAILED: {report.problem_count:,} problem(s); Amazon Personalize would "
                    "reject this file.", err=True)

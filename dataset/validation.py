@@ -42,7 +42,8 @@ class ValidationReport:
     """What validate_interactions found; `problems` lists at most the first 20 per-line ones."""
 
     path: str
-    rows: int = 0
+    rows: int = 0  # data rows read, rejected ones included
+    accepted: int = 0  # rows without a problem; `users` and `items` count only these
     users: int = 0
     items: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -51,6 +52,11 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return self.problem_count == 0
+
+    @property
+    def rejected(self) -> int:
+        """Rows with at least one problem."""
+        return self.rows - self.accepted
 
     @property
     def unlisted_problems(self) -> int:
@@ -76,7 +82,6 @@ def validate_interactions(path: str | Path) -> ValidationReport:
         header = first[1]
         columns = _check_header(header, lines.quoted_header, report)
         per_user = _check_rows(records, lines, header, columns, report)
-    report.users = len(per_user)
     _check_volume(report, per_user, has_users="USER_ID" in columns)
     # File-wide problems first (a stable sort keeps the lines in order): they matter most.
     report.problems.sort(key=lambda problem: problem.line is not None)
@@ -180,8 +185,11 @@ def _check_rows(
     columns: dict[str, int],
     report: ValidationReport,
 ) -> dict[str, int]:
-    """Check every data row; return how many interactions each user has."""
+    """Check every data row; return how many interactions each user has, rejected or not."""
+    # The volume checks count every well-formed row (fixing a row keeps it); the summary
+    # counts only the rows Personalize would accept as they are.
     per_user: dict[str, int] = {}
+    users: set[str] = set()
     items: set[str] = set()
     user_col, item_col = columns.get("USER_ID"), columns.get("ITEM_ID")
     cell_checks = [
@@ -198,15 +206,19 @@ def _check_rows(
             report.add(first_line, f"expected {len(header)} fields ({','.join(header)}), "
                                    f"found {len(row)}")
             continue
-        for position, check in cell_checks:
-            message = check(row[position])
-            if message:
-                report.add(first_line, message)
+        problems = [message for position, check in cell_checks if (message := check(row[position]))]
+        for message in problems:
+            report.add(first_line, message)
         if user_col is not None and row[user_col]:
             per_user[row[user_col]] = per_user.get(row[user_col], 0) + 1
-        if item_col is not None and row[item_col]:
+        if problems:
+            continue
+        report.accepted += 1
+        if user_col is not None:
+            users.add(row[user_col])
+        if item_col is not None:
             items.add(row[item_col])
-    report.items = len(items)
+    report.users, report.items = len(users), len(items)
     return per_user
 
 

@@ -195,6 +195,13 @@ def test_history_is_oldest_first_and_keeps_file_order_on_ties(tmp_path: Path):
 # --- validate_interactions ----------------------------------------------------------------
 
 
+def test_validator_counts_users_and_items_of_accepted_rows_only(good_file: Path):
+    write_lines(good_file, [*good_file.read_text().splitlines(), "ghost,999,4.0,never"])
+    report = validate_interactions(good_file)
+    assert (report.rows, report.accepted, report.rejected) == (1201, 1200, 1)
+    assert (report.users, report.items) == (30, 97)
+
+
 def test_validator_accepts_a_good_file(good_file: Path):
     report = validate_interactions(good_file)
     assert report.ok and report.problems == [] and report.problem_count == 0
@@ -382,8 +389,19 @@ def test_validate_command_lists_problems_and_fails(app: Flask, good_file: Path, 
     assert result.stdout.splitlines()[0].startswith("line 14: TIMESTAMP '1.5e12' ")
     assert "line 101: expected 4 fields" in result.stdout
     assert "… and 11 more problems" in result.stdout
-    assert "1,200 interactions, 30 users" in result.stdout
+    assert "1,169 interactions, 30 users, 97 items; 31 rows rejected" in result.stdout
     assert "FAILED: 31 problem(s)" in result.stderr
+
+
+def test_validate_command_counts_only_accepted_rows(app: Flask, good_file: Path):
+    # Rejected rows bring a user and an item seen nowhere else: neither may be counted.
+    lines = [*good_file.read_text().splitlines(), "ghost,999,4.0,never", "ghost,998,4.0"]
+    write_lines(good_file, lines)
+    result = run(app, "validate")
+    assert result.exit_code == 1
+    assert f"{good_file}: 1,200 interactions, 30 users, 97 items; 2 rows rejected" in (
+        result.stdout
+    )
 
 
 def test_validate_command_reports_a_missing_file(app: Flask):
