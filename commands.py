@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -86,13 +87,26 @@ def import_movielens_command(src_dir: Path, out_dir: Path, force: bool) -> None:
 # --- flask train -----------------------------------------------------------------------------
 
 
+class RecipeChoice(click.Choice):
+    """The engine's recipes; Personalize's spellings ("aws-sims", a recipe ARN) are accepted."""
+
+    def __init__(self) -> None:
+        super().__init__(RECIPES)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return normalize_recipe(value)
+        except ValueError:
+            return super().convert(value, param, ctx)  # a usage error listing the recipes
+
+
 @click.command("train")
-@click.option("--recipe", default=None,
+@click.option("--recipe", type=RecipeChoice(), default=None,
               help="Recipe to train (default: the RECIPE setting).")
 @with_appcontext
 def train_command(recipe: str | None) -> None:
     """Train the embedded recommender on RATINGS_PATH and save it under instance/."""
-    recipe = normalize_recipe(recipe or current_app.config.get("RECIPE") or DEFAULT_RECIPE)
+    recipe = recipe or normalize_recipe(current_app.config.get("RECIPE") or DEFAULT_RECIPE)
     path = resolve_path(current_app.config["RATINGS_PATH"])
     click.echo(f"Reading {path} …")
     interactions = _read_ratings(path)
