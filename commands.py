@@ -141,20 +141,24 @@ def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json:
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
+    spread = "1 seed" if seeds == 1 else f"{seeds} seeds, mean ± std"
     click.echo(
         f"{path}: {len(interactions):,} interactions, {interactions.n_users:,} users, "
-        f"{interactions.n_items:,} items; {seeds} seed(s), "
+        f"{interactions.n_items:,} items; {spread}, "
         f"{HOLDOUT_FRACTION:.0%} of users held out, lists of {LIST_LENGTH}"
     )
-    click.echo(format_table(results))
+    click.echo(format_table(results, seeds))
 
 
-def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """Recipes side by side, one row per figure, "mean ± std"."""
+def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]], seeds: int) -> str:
+    """Recipes side by side, one row per figure: "mean ± std", or the value for one seed."""
     recipes = list(results)
     names = [name for name in (*METRICS, *TIMINGS) if name in results[recipes[0]]]
     width = max(len(name) for name in names)
-    cells = {recipe: [_cell(results[recipe][name], name) for name in names] for recipe in recipes}
+    cells = {
+        recipe: [_cell(results[recipe][name], name, seeds) for name in names]
+        for recipe in recipes
+    }
     widths = {recipe: max(len(recipe), *map(len, cells[recipe])) for recipe in recipes}
     lines = ["  ".join([" " * width, *(recipe.rjust(widths[recipe]) for recipe in recipes)])]
     for row, name in enumerate(names):
@@ -163,6 +167,8 @@ def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> st
     return "\n".join(lines)
 
 
-def _cell(figure: Mapping[str, float], name: str) -> str:
+def _cell(figure: Mapping[str, float], name: str, seeds: int) -> str:
     digits = 2 if name in TIMINGS else 4
-    return f"{figure['mean']:.{digits}f} ± {figure['std']:.{digits}f}"
+    mean = f"{figure['mean']:.{digits}f}"
+    # One split has no spread to show: a "± 0.0000" would claim a certainty it does not have.
+    return mean if seeds == 1 else f"{mean} ± {figure['std']:.{digits}f}"

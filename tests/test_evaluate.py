@@ -193,13 +193,25 @@ def test_evaluate_uses_the_taste_structure():
     assert personal[name] > popular[name]
 
 
-def test_format_table_puts_recipes_side_by_side():
-    results = evaluate_interactions(synthetic(), ["popularity-count", "sims"], seeds=1)
-    table = format_table(results)
-    header, *rows = table.splitlines()
+def test_format_table_puts_recipes_side_by_side_with_mean_and_spread():
+    results = evaluate_interactions(synthetic(), ["popularity-count", "sims"], seeds=2)
+    header, *rows = format_table(results, seeds=2).splitlines()
     assert header.split() == ["popularity-count", "sims"]
     assert [row.split()[0] for row in rows] == [*METRICS, *TIMINGS]
-    assert "±" in rows[0]
+    coverage_row = rows[0].split()
+    mean, std = results["sims"]["coverage"]["mean"], results["sims"]["coverage"]["std"]
+    assert coverage_row[-3:] == [f"{mean:.4f}", "±", f"{std:.4f}"]
+
+
+def test_format_table_shows_no_spread_for_one_seed():
+    results = evaluate_interactions(synthetic(), ["popularity-count", "sims"], seeds=1)
+    header, *rows = format_table(results, seeds=1).splitlines()
+    assert "±" not in "\n".join(rows)
+    assert rows[0].split() == [
+        "coverage",
+        f"{results['popularity-count']['coverage']['mean']:.4f}",
+        f"{results['sims']['coverage']['mean']:.4f}",
+    ]
 
 
 def write_ratings(path: Path, data: Interactions) -> Path:
@@ -235,8 +247,19 @@ def test_evaluate_command_prints_a_table_for_one_recipe(tmp_path):
     args = ["--ratings", str(ratings), "--recipe", "popularity-count", "--seeds", "2"]
     result = runner.invoke(evaluate_command, args)
     assert result.exit_code == 0, result.output
-    assert "2 seed(s)" in result.output
+    assert "2 seeds, mean ± std" in result.output
     assert "normalized_discounted_cumulative_gain_at_10" in result.output
+    coverage_row = next(line for line in result.stdout.splitlines() if line.startswith("cov"))
+    assert " ± " in coverage_row
+
+
+def test_evaluate_command_with_one_seed_prints_no_spread(tmp_path):
+    ratings = write_ratings(tmp_path / "ratings.csv", synthetic())
+    runner = cli_app(tmp_path, ratings).test_cli_runner()
+    result = runner.invoke(evaluate_command, ["--recipe", "popularity-count", "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    assert "; 1 seed, 10% of users held out" in result.output
+    assert "±" not in result.output
 
 
 def test_evaluate_command_reports_a_missing_file(tmp_path):
