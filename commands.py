@@ -2,6 +2,11 @@
 
 (`flask personalize …` is in provisioning/cli.py.) The commands parse options, call the data,
 engine and evaluation modules, and print; they hold no domain logic.
+
+One rule finds the data files, for these commands, the personalize ones and the app alike: a
+path typed on the command line is taken as typed (relative to the working directory, as for
+any command-line tool); RATINGS_PATH and ITEMS_PATH are relative to the project
+(`config.resolve_path`), wherever the command is run from.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
-from config import resolve_path
+from config import defaults, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -27,6 +32,19 @@ from dataset import (
 )
 from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
 from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, METRICS, TIMINGS, evaluate_interactions
+
+DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
+
+
+def setting_path(name: str) -> Path:
+    """The file a path setting (RATINGS_PATH, ITEMS_PATH) names, relative to the project."""
+    # An app built without the settings (a bare Flask app in tests) gets the defaults.
+    return resolve_path(current_app.config.get(name) or defaults()[name])
+
+
+def ratings_file(given: str | Path | None) -> Path:
+    """The ratings file a command reads: the one given on the command line, else RATINGS_PATH."""
+    return Path(given) if given else setting_path("RATINGS_PATH")
 
 
 def _read_ratings(path: Path) -> Interactions:
@@ -45,7 +63,7 @@ data_cli = AppGroup("data", help="Check and prepare the ratings and items files.
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def validate_command(path: Path | None) -> None:
     """Check a ratings file (default: RATINGS_PATH) against Amazon Personalize's import rules."""
-    path = path or Path(current_app.config["RATINGS_PATH"])
+    path = ratings_file(path)
     if not path.is_file():
         raise click.ClickException(f"{path}: no such file")
     report = validate_interactions(path)
@@ -65,12 +83,13 @@ def validate_command(path: Path | None) -> None:
 
 @data_cli.command("import-movielens")
 @click.argument("src_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", default="data", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Directory to write ratings.csv and items.csv into.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help=f"Directory to write ratings.csv and items.csv into [default: the project's "
+                   f"{DATA_DIR}/].")
 @click.option("--force", is_flag=True, help="Replace existing ratings.csv and items.csv.")
-def import_movielens_command(src_dir: Path, out_dir: Path, force: bool) -> None:
+def import_movielens_command(src_dir: Path, out_dir: Path | None, force: bool) -> None:
     """Convert a MovieLens download (ml-latest-small, ml-25m, ml-100k) into this app's files."""
+    out_dir = out_dir or resolve_path(DATA_DIR)
     started = time.perf_counter()
     try:
         with tqdm(unit=" ratings", unit_scale=True, leave=False) as bar:
@@ -107,7 +126,7 @@ class RecipeChoice(click.Choice):
 def train_command(recipe: str | None) -> None:
     """Train the embedded recommender on RATINGS_PATH and save it under instance/."""
     recipe = recipe or normalize_recipe(current_app.config.get("RECIPE") or DEFAULT_RECIPE)
-    path = resolve_path(current_app.config["RATINGS_PATH"])
+    path = ratings_file(None)
     click.echo(f"Reading {path} …")
     interactions = _read_ratings(path)
     click.echo(
@@ -134,7 +153,7 @@ def train_command(recipe: str | None) -> None:
 @with_appcontext
 def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json: bool) -> None:
     """Offline metrics with Amazon Personalize's protocol (10% of users held out)."""
-    path = resolve_path(ratings_path or current_app.config["RATINGS_PATH"])
+    path = ratings_file(ratings_path)
     recipes = list(RECIPES) if recipe == "all" else [recipe]
     interactions = _read_ratings(path)
     results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)

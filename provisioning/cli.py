@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from flask import current_app
 from flask.cli import AppGroup
 
+from commands import ratings_file
 from provisioning.deploy import DEFAULT_PREFIX, DEFAULT_RECIPE, RECIPES, DeployOptions
 from provisioning.envfile import ENV_REGION, forget_env_values, update_env_file
 from provisioning.errors import TEARDOWN_COMMAND, ProvisionError, aws_error_message
@@ -119,7 +120,7 @@ def deploy_command(ratings: Path | None, items: Path | None, prefix: str, recipe
                    region: str | None, env_file: Path, dry_run: bool) -> None:
     """Create what the app needs (re-run to resume), then write .env."""
     options = DeployOptions(
-        ratings=ratings or Path(current_app.config.get("RATINGS_PATH", "data/ratings.csv")),
+        ratings=ratings_file(ratings),
         prefix=prefix, items=items, recipe=recipe, with_sims=with_sims, min_rating=min_rating,
         event_tracker=event_tracker)
     with _reported_errors():
@@ -174,7 +175,7 @@ def metrics_command(prefix: str, region: str | None, ratings: Path | None) -> No
     """Show the trained solution's offline metrics (and the embedded engine's)."""
     with _reported_errors():
         version_arn, metrics = _provisioner(region).solution_metrics(prefix)
-    ratings_path = str(ratings or current_app.config.get("RATINGS_PATH", "data/ratings.csv"))
+    ratings_path = str(ratings_file(ratings))
     click.echo(f"Solution version {version_arn}; evaluating the embedded engine on "
                f"{ratings_path} with the same protocol…")
     try:
