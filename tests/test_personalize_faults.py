@@ -6,6 +6,7 @@ on loopback (tests/aws_support.py), so botocore's parsing, retries and timeouts 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 
@@ -97,6 +98,27 @@ def test_items_that_cannot_be_read_are_dropped_and_the_rest_shown(web, endpoint)
     page = web.get("/recommendations?user_id=ghost")
     assert page.status_code == 200
     assert card_titles(page.get_data(as_text=True)) == ["Alien", "Groundhog Day"]
+
+
+def test_items_unknown_to_the_app_are_dropped_and_logged_once(web, endpoint, caplog):
+    endpoint.answer = answer(
+        [{"itemId": "h1"}, {"itemId": "gone-in-faults-test"}, {"itemId": "c2"}]
+    )
+    caplog.set_level(logging.WARNING, logger="services")
+    for _ in range(3):
+        page = web.get("/recommendations?user_id=ghost")
+        assert card_titles(page.get_data(as_text=True)) == ["Alien", "Groundhog Day"]
+    assert "gone-in-faults-test" not in page.get_data(as_text=True)
+    logged = [line for line in caplog.messages if "gone-in-faults-test" in line]
+    assert len(logged) == 1
+
+
+def test_without_catalogue_or_ratings_nothing_is_dropped(make_app, endpoint, tmp_path):
+    endpoint.answer = answer([{"itemId": "Heat (1995)"}])
+    missing = {"ITEMS_PATH": str(tmp_path / "none.csv"), "RATINGS_PATH": str(tmp_path / "no.csv")}
+    page = make_app({**PERSONALIZE, **missing}).test_client().get("/recommendations?user_id=1")
+    assert page.status_code == 200
+    assert card_titles(page.get_data(as_text=True)) == ["Heat"]  # titled from the ID
 
 
 # --- Answers that are not ----------------------------------------------------------------------
