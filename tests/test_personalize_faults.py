@@ -29,8 +29,9 @@ MARGIN = 1.5
 PERSONALIZE = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}
 
 
-def answer(items: object, **extra: object) -> Answer:
-    return Answer(body=json.dumps({"itemList": items, **extra}).encode())
+def answer(items: object) -> Answer:
+    """A 200 whose itemList is `items`."""
+    return Answer(body=json.dumps({"itemList": items, "recommendationId": "RID-1"}).encode())
 
 
 @pytest.fixture
