@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,13 +20,14 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.exceptions import ConnectionError as AwsConnectionError
+from botocore.parsers import ResponseParserError
 
 from config import region_of
 
@@ -87,6 +90,19 @@ class Recommender(Protocol):
 # Amazon Personalize
 
 
+# Every call to Personalize (GetRecommendations, PutEvents) fails within FAULT_BUDGET seconds:
+# ATTEMPTS tries, each waiting at most CONNECT_TIMEOUT to connect and READ_TIMEOUT for an answer,
+# and before each retry botocore's legacy back-off, rand(0, 1) s. The legacy mode is chosen
+# because the standard mode also obeys an x-amz-retry-after header, which can add 5 s more.
+# (READ_TIMEOUT bounds each wait for bytes: only an endpoint trickling its answer byte by byte
+# could take longer, which AWS does not do.)
+CONNECT_TIMEOUT = 1.5
+READ_TIMEOUT = 2.0
+ATTEMPTS = 2  # in total, the first one included
+RETRY_BACKOFF = 1.0  # the most legacy mode waits before the second attempt
+FAULT_BUDGET = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + (ATTEMPTS - 1) * RETRY_BACKOFF
+
+
 def make_runtime_client(region: str, session: boto3.session.Session | None = None) -> Any:
     """A personalize-runtime client with bounded retries and timeouts, so a page never hangs."""
     return (session or boto3.session.Session()).client(
@@ -95,10 +111,11 @@ def make_runtime_client(region: str, session: boto3.session.Session | None = Non
 
 
 def _client_config() -> BotoConfig:
+    # total_max_attempts counts every call; botocore's own max_attempts would count retries only.
     return BotoConfig(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=3,
-        read_timeout=5,
+        retries={"mode": "legacy", "total_max_attempts": ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
     )
 
 
@@ -146,26 +163,27 @@ class PersonalizeRecommender:
             request["filterValues"] = {"GENRES": json.dumps(genre)}
         elif self.filter_arn:
             request["filterArn"] = self.filter_arn
-        response = self._call(request)
-        return RecommendationList(items=[_recommendation(item) for item in response["itemList"]])
+        return RecommendationList(items=self._call(request))
 
     def similar(self, item_id: str, n: int) -> list[Recommendation]:
         """"More like this" from a SIMS campaign; empty when none is configured."""
         if not self.sims_campaign_arn:
             return []
         request = {"campaignArn": self.sims_campaign_arn, "itemId": item_id, "numResults": n}
-        return [_recommendation(item) for item in self._call(request)["itemList"]]
+        return self._call(request)
 
     def health(self) -> dict[str, object]:
         # No AWS call here: a health probe must not cost money or fail on throttling.
         return {"backend": "personalize", "arn": self.arn, "region": self.region}
 
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, request: dict[str, Any]) -> list[Recommendation]:
+        """The answer's recommendations; RecommenderUnavailable for any failure or odd answer."""
+        arn = request.get("campaignArn") or self.arn
         try:
-            return self._client.get_recommendations(**request)
-        except (BotoCoreError, ClientError) as error:
-            raise explain_aws_error(error, arn=request.get("campaignArn") or self.arn,
-                                    region=self.region) from error
+            response = self._client.get_recommendations(**request)
+        except _AWS_FAILURES as error:
+            raise explain_aws_error(error, arn=arn, region=self.region) from error
+        return recommendations_from(response, arn=arn)
 
 
 def make_events_client(region: str, session: boto3.session.Session | None = None) -> Any:
@@ -198,16 +216,70 @@ class EventSender:
                 userId=user_id,
                 eventList=[event],
             )
-        except (BotoCoreError, ClientError) as error:
+        except _AWS_FAILURES as error:
             region = self._client.meta.region_name or ""
             raise explain_aws_error(error, arn="event tracker", region=region) from error
 
 
-def _recommendation(item: Mapping[str, Any]) -> Recommendation:
-    reasons = item.get("reason") or []
+def recommendations_from(response: object, *, arn: str) -> list[Recommendation]:
+    """The readable items of a GetRecommendations answer; RecommenderUnavailable if it is none.
+
+    botocore checks only what it can parse, so anything may arrive here: a proxy's page or an
+    empty body become `{}`. Items without a usable itemId are dropped, odd scores ignored.
+    """
+    items = response.get("itemList") if isinstance(response, Mapping) else None
+    readable = [_recommendation(item) for item in items] if isinstance(items, list) else []
+    kept = [item for item in readable if item is not None]
+    if not isinstance(items, list) or (items and not kept):
+        logger.warning("Amazon Personalize's answer holds no readable itemList (%s)", arn)
+        raise RecommenderUnavailable(
+            "Amazon Personalize sent an answer that is not a list of recommendations.",
+            _ODD_ANSWER_HINT,
+        )
+    if len(kept) < len(items):
+        logger.warning("Dropped %d unreadable items from Personalize's answer (%s)",
+                       len(items) - len(kept), arn)
+    return kept
+
+
+def _recommendation(item: object) -> Recommendation | None:
+    if not isinstance(item, Mapping):
+        return None
+    item_id = item.get("itemId")
+    if not isinstance(item_id, str) or not item_id.strip():
+        return None
+    score = item.get("score")
+    reasons = item.get("reason")
     return Recommendation(
-        item_id=item["itemId"], score=item.get("score"), reason=", ".join(reasons) or None
+        item_id=item_id,
+        score=float(score) if _is_number(score) else None,
+        reason=(", ".join(reasons) or None) if _are_strings(reasons) else None,
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _are_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(part, str) for part in value)
+
+
+# What a botocore call can raise. Its parser turns a wrong-shaped body (a JSON array, an item
+# that is not an object, a score that is not a number) into AttributeError, TypeError or
+# ValueError, and some bodies into ResponseParserError, which is no BotoCoreError.
+_AWS_FAILURES = (
+    BotoCoreError, ClientError, ResponseParserError, AttributeError, TypeError, ValueError
+)
+_NETWORK_FAILURES = (AwsConnectionError, HTTPClientError)  # refused, timed out, reset, closed
+_ODD_ANSWER_HINT = (
+    "Something between the app and AWS (a proxy or a firewall) may have answered instead: "
+    "check the network and any HTTPS_PROXY setting, then try again."
+)
+_SERVER_ERROR_HINT = (
+    "The fault is on AWS's side (or a proxy's): try again in a minute, and check the AWS Health "
+    "Dashboard for Amazon Personalize in this region if it persists."
+)
 
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
@@ -221,9 +293,15 @@ _REFUSED = {
 
 
 def explain_aws_error(error: Exception, *, arn: str, region: str) -> RecommenderUnavailable:
-    """Turn a botocore error into a reason a person can act on."""
+    """Turn a botocore error into a reason a person can act on; upstream text stays in the log."""
     logger.warning("Amazon Personalize call failed: %s", _error_code(error))
-    arn_region = region_of(arn)
+    if isinstance(error, ClientError):
+        return _explain_error_answer(error, arn=arn, region=region)
+    return _explain_no_answer(error, arn=arn, region=region)
+
+
+def _explain_no_answer(error: Exception, *, arn: str, region: str) -> RecommenderUnavailable:
+    """A call that got no usable answer: set-up, network, or a body botocore could not read."""
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return RecommenderUnavailable(
             "No AWS credentials were found.",
@@ -234,26 +312,44 @@ def explain_aws_error(error: Exception, *, arn: str, region: str) -> Recommender
         return RecommenderUnavailable(
             "No AWS region is configured.", "Set AWS_REGION to the campaign's region."
         )
-    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
+    if isinstance(error, _NETWORK_FAILURES):
+        arn_region = region_of(arn)
         return RecommenderUnavailable(
-            f"Amazon Personalize in region {region or '?'} could not be reached.",
-            "Check the network connection and AWS_REGION"
+            f"Amazon Personalize in region {region or '?'} {_network_failure(error)}.",
+            "Check the network connection (and any proxy) and AWS_REGION"
             + (f" (the ARN names {arn_region})." if arn_region else "."),
         )
-    if not isinstance(error, ClientError):
+    if isinstance(error, (ResponseParserError, AttributeError, TypeError, ValueError)):
         return RecommenderUnavailable(
-            "The call to Amazon Personalize failed.", "See the app's log for the error type."
+            "Amazon Personalize sent an answer that could not be read.", _ODD_ANSWER_HINT
         )
+    return RecommenderUnavailable(
+        "The call to Amazon Personalize failed.", "See the app's log for the error type."
+    )
+
+
+def _network_failure(error: Exception) -> str:
+    if isinstance(error, ReadTimeoutError):
+        return f"did not answer within {READ_TIMEOUT:g} s"
+    if isinstance(error, AwsConnectionError):  # refused, connect timeout, DNS, TLS, proxy
+        return "could not be reached"
+    return "closed the connection without answering"
+
+
+def _explain_error_answer(error: ClientError, *, arn: str, region: str) -> RecommenderUnavailable:
+    """An error answer: the known codes get their own advice, the rest a fixed one."""
     code = _error_code(error)
-    message = error.response.get("Error", {}).get("Message", "")
+    message = str(error.response.get("Error", {}).get("Message", ""))
     if code == "ResourceNotFoundException":
+        arn_region = region_of(arn)
         hint = "Check PERSONALIZE_CAMPAIGN_ARN (or _RECOMMENDER_ARN) and that it is ACTIVE."
         if arn_region and region and arn_region != region:
             hint += f" AWS_REGION is {region} but the ARN names {arn_region}."
         return RecommenderUnavailable(f"Amazon Personalize has no resource {arn}.", hint)
     if code == "InvalidInputException":
+        # Personalize's own validation message names the bad value, so it is worth showing.
         return RecommenderUnavailable(
-            f"Amazon Personalize rejected the request: {message}",
+            f"Amazon Personalize rejected the request: {message[:300]}",
             "Check the ARNs in the configuration (a filter must be ACTIVE and belong to the "
             "campaign's dataset group).",
         )
@@ -268,9 +364,22 @@ def explain_aws_error(error: Exception, *, arn: str, region: str) -> Recommender
             "Check the credentials and that they allow personalize:GetRecommendations "
             "on this campaign.",
         )
+    # Anything else may not even come from AWS (a proxy's error page): log it, never show it.
+    logger.warning("Amazon Personalize's error answer said: %r", message[:300])
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if isinstance(status, int) and status >= 500:
+        return RecommenderUnavailable(
+            f"Amazon Personalize answered with a server error (HTTP {status}).",
+            _SERVER_ERROR_HINT,
+        )
+    shown = code if _ERROR_CODE.fullmatch(code) else f"HTTP {status}"
     return RecommenderUnavailable(
-        f"Amazon Personalize answered with an error ({code}).", message or "Try again later."
+        f"Amazon Personalize answered with an error ({shown}).",
+        "See the app's log for the error message.",
     )
+
+
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}")  # what AWS error codes look like
 
 
 def _error_code(error: Exception) -> str:

@@ -359,8 +359,26 @@ class Services:
         asked = min(n + len(rated), 500)
         listing = recommender.recommend(user_id, asked, genre=genre)
         seen = set(rated)
-        kept = [item for item in listing.items if item.item_id not in seen][:n]
+        kept = [item for item in self._known_only(listing.items) if item.item_id not in seen][:n]
         return RecommendationList(kept, listing.cold_start)
+
+    def _known_only(self, items: list[Recommendation]) -> list[Recommendation]:
+        """Drop items the app knows nothing about (their cards would link to a 404).
+
+        Personalize may know items that are missing from the catalogue and the ratings here,
+        e.g. after the files were replaced. With neither file there is nothing to judge by.
+        """
+        catalog, interactions = self.catalog, self.interactions
+        rated = interactions.item_index if interactions is not None else {}
+        if not len(catalog) and not rated:
+            return items
+        known = []
+        for item in items:
+            if item.item_id in catalog or item.item_id in rated:
+                known.append(item)
+            else:
+                _log_unknown_item_once(item.item_id)
+        return known
 
     def _in_genre(self, genre: str | None) -> Callable[[str], bool] | None:
         if genre is None:
@@ -401,6 +419,25 @@ class Services:
             return RatingOutcome(when, False, f"Saved here, but not sent to Personalize: "
                                               f"{problem.reason}")
         return RatingOutcome(when, True)
+
+
+_UNKNOWN_LOGGED: set[str] = set()
+_UNKNOWN_LOG_LIMIT = 1000  # a campaign on other data could name every item: stay bounded
+_unknown_items_lock = threading.Lock()
+
+
+def _log_unknown_item_once(item_id: str) -> None:
+    """Warn once per unknown item ID, for the first _UNKNOWN_LOG_LIMIT of them."""
+    with _unknown_items_lock:
+        if item_id in _UNKNOWN_LOGGED or len(_UNKNOWN_LOGGED) >= _UNKNOWN_LOG_LIMIT:
+            return
+        _UNKNOWN_LOGGED.add(item_id)
+        full = len(_UNKNOWN_LOGGED) == _UNKNOWN_LOG_LIMIT
+    logger.warning(
+        "Amazon Personalize recommended item %r, which is in neither the catalogue nor the "
+        "ratings, so it is not shown%s", item_id[:256],
+        " (further unknown items are not logged)" if full else "",
+    )
 
 
 def current_services() -> Services:

@@ -7,11 +7,14 @@ from datetime import datetime, timezone
 import pytest
 from aws_support import CAMPAIGN, stubbed
 from botocore.exceptions import (
+    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from personalize import (
     EventSender,
@@ -141,7 +144,8 @@ def test_exactly_one_arn_is_required(runtime):
         ("ThrottlingException", 400, "throttling", "minProvisionedTPS"),
         ("AccessDeniedException", 403, "refused", "personalize:GetRecommendations"),
         ("UnrecognizedClientException", 403, "refused", "credentials"),
-        ("InternalFailure", 500, "InternalFailure", ""),
+        ("InternalFailure", 500, "server error (HTTP 500)", "try again in a minute"),
+        ("SomethingNewException", 400, "(SomethingNewException)", "the app's log"),
     ],
 )
 def test_service_errors_become_unavailable_with_a_hint(
@@ -153,6 +157,8 @@ def test_service_errors_become_unavailable_with_a_hint(
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
     assert reason_part in caught.value.reason
     assert hint_part in caught.value.hint
+    if code != "InvalidInputException":  # only Personalize's validation message is shown
+        assert "details from AWS" not in caught.value.reason + caught.value.hint
 
 
 def test_wrong_region_is_named_in_the_hint(runtime):
@@ -182,6 +188,10 @@ class _FailingClient:
         (NoRegionError(), "No AWS region"),
         (EndpointConnectionError(endpoint_url="https://example.invalid"), "could not be reached"),
         (ConnectTimeoutError(endpoint_url="https://example.invalid"), "could not be reached"),
+        (ReadTimeoutError(endpoint_url="https://example.invalid"), "did not answer within"),
+        (ConnectionClosedError(endpoint_url="https://example.invalid"), "closed the connection"),
+        (ResponseParserError("bad body"), "could not be read"),
+        (AttributeError("'list' object has no attribute 'get'"), "could not be read"),
     ],
 )
 def test_transport_failures_become_unavailable(error, reason_part):
@@ -192,12 +202,9 @@ def test_transport_failures_become_unavailable(error, reason_part):
     assert caught.value.hint
 
 
-def test_runtime_client_retries_in_standard_mode_with_timeouts():
-    client = make_runtime_client("eu-west-1")
-    assert client.meta.region_name == "eu-west-1"
-    assert client.meta.config.retries["mode"] == "standard"
-    assert client.meta.config.connect_timeout == 3
-    assert client.meta.config.read_timeout == 5
+def test_runtime_client_is_made_for_the_given_region():
+    # Its retries and timeouts are pinned in test_personalize_faults.py.
+    assert make_runtime_client("eu-west-1").meta.region_name == "eu-west-1"
 
 
 def test_health_makes_no_call(runtime):
