@@ -49,7 +49,8 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOST = "127.0.0.1"
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+# A small phone (iPhone SE, mini): the narrowest window the layout is held to.
+PHONE = {"width": 375, "height": 667}
 # Short enough that a missing element fails the test quickly, long enough for a slow CI box.
 ACTION_TIMEOUT_MS = 10_000
 
@@ -229,7 +230,29 @@ def broken_posters(page: Page, selector: str = ".poster img") -> list[str]:
 
 
 def horizontal_overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than the viewport (0 when it fits)."""
+    """How many CSS pixels the page is wider than its window (0 when it fits); the window's
+    width without a vertical scroll bar, which content can't use either."""
     return page.evaluate(
-        "() => Math.max(0, document.scrollingElement.scrollWidth - window.innerWidth)"
+        "() => Math.max(0, document.documentElement.scrollWidth"
+        " - document.documentElement.clientWidth)"
     )
+
+
+# Links, buttons and fields that are shown but reach past the left or right edge of the page.
+CONTROLS_CUT_OFF = """
+() => {
+  const width = document.documentElement.clientWidth;
+  return [...document.querySelectorAll("a, button, input, select, textarea")]
+    .filter((control) => control.getClientRects().length > 0)
+    .filter((control) => {
+      const box = control.getBoundingClientRect();
+      return box.left < 0 || box.right > width + 0.5;
+    })
+    .map((control) => control.outerHTML.slice(0, 120));
+}
+"""
+
+
+def controls_cut_off(page: Page) -> list[str]:
+    """The controls a person can't fully see without scrolling sideways ([] when none)."""
+    return page.evaluate(CONTROLS_CUT_OFF)

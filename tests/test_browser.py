@@ -7,8 +7,8 @@ never reach the network (see browser_support). Where /usr/bin/chromium is missin
 here skips.
 
 To add a flow: a test taking `page` or `rating_page` (relative URLs go to the live app) built
-from the steps below; to hold a new page to the console, CSP and phone-layout checks, add its
-path to their parameter lists.
+from the steps below; to hold a new page to the console and CSP checks, add its path to their
+parameter list, and to the layout checks (phone and desktop), add it to EVERY_PAGE.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from browser_support import (
     CHROMIUM,
+    DESKTOP,
     PHONE,
     PageWatch,
     broken_posters,
     chromium,
+    controls_cut_off,
     horizontal_overflow,
     open_page,
     reuse_models,
@@ -391,31 +393,40 @@ def test_the_watch_reports_a_csp_violation(page: Page, page_watch: PageWatch):
     assert any("CSP violation: script-src" in problem for problem in page_watch.problems)
 
 
-@pytest.mark.parametrize(
-    ("path", "has_cards"),
-    [
-        ("/", False),
-        (f"/recommendations?user_id={SAMPLE_USER}", True),
-        pytest.param(
-            f"/recommendations?user_id={LONGEST_USER_ID}",
-            True,
-            id="longest-user-id",
-        ),
-    ],
-)
-def test_a_phone_sized_window_scrolls_only_vertically(
-    browser: Browser, live_url: str, path: str, has_cards: bool
-):
-    phone = open_page(browser, live_url, PageWatch(), viewport=PHONE)
-    try:
-        phone.goto(path)
-        assert broken_posters(phone) == []
+def open_new_user_page(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("button", name="I'm new here").click()
+    expect(page.locator(".onboarding")).to_be_visible()
 
-        assert horizontal_overflow(phone) == 0
-        if has_cards:
-            first = recommended_cards(phone).first
-            expect(first).to_be_visible()
-            box = first.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+# Every page a person can reach, by name: a path, or the steps that lead there.
+EVERY_PAGE = {
+    "home": "/",
+    "results": f"/recommendations?user_id={SAMPLE_USER}",
+    "results-longest-user-id": f"/recommendations?user_id={LONGEST_USER_ID}",
+    "new-user": open_new_user_page,
+    "movie": f"/movies?item_id=1&user_id={SAMPLE_USER}",
+    "form-error": "/recommendations?user_id=",
+    "bad-request": "/movies?item_id=not-a-number",
+    "not-found": "/no/such/page",
+}
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("name", EVERY_PAGE)
+def test_no_page_scrolls_sideways_or_cuts_off_a_control(
+    browser: Browser, live_url: str, name: str, viewport: dict[str, int]
+):
+    opened = open_page(browser, live_url, PageWatch(), viewport=viewport)
+    try:
+        target = EVERY_PAGE[name]
+        if callable(target):
+            target(opened)
+        else:
+            opened.goto(target)
+        assert broken_posters(opened) == []  # posters in: the page at its full size
+
+        assert horizontal_overflow(opened) == 0
+        assert controls_cut_off(opened) == []
     finally:
-        phone.context.close()
+        opened.context.close()
