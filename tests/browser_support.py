@@ -22,6 +22,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Error,
+    Locator,
     Page,
     Request,
     Route,
@@ -236,6 +237,28 @@ def horizontal_overflow(page: Page) -> int:
         "() => Math.max(0, document.documentElement.scrollWidth"
         " - document.documentElement.clientWidth)"
     )
+
+
+# The computed text colour of each element: what a person sees of a star's state.
+COLORS = "(elements) => elements.map((element) => getComputedStyle(element).color)"
+
+
+def colors_of(page: Page, elements: list[Locator]) -> list[str]:
+    """Each element's computed text colour, in the order given."""
+    handles = [element.element_handle() for element in elements]
+    return page.evaluate(COLORS, handles)
+
+
+def left_to_right(elements: list[Locator]) -> list[Locator]:
+    """`elements` in the order a person reads them across the screen: by their left edges."""
+    return sorted(elements, key=lambda element: box_of(element)["x"])
+
+
+def box_of(element: Locator) -> dict[str, float]:
+    """An element's box on screen, in CSS pixels; fails when it isn't rendered."""
+    box = element.bounding_box()
+    assert box is not None, f"{element} is not on screen"
+    return box
 
 
 # Links, buttons and fields that are shown but reach past the left or right edge of the page.
