@@ -22,6 +22,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Error,
+    Locator,
     Page,
     Request,
     Route,
@@ -49,7 +50,8 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOST = "127.0.0.1"
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+# A small phone (iPhone SE, mini): the narrowest window the layout is held to.
+PHONE = {"width": 375, "height": 667}
 # Short enough that a missing element fails the test quickly, long enough for a slow CI box.
 ACTION_TIMEOUT_MS = 10_000
 
@@ -229,7 +231,51 @@ def broken_posters(page: Page, selector: str = ".poster img") -> list[str]:
 
 
 def horizontal_overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than the viewport (0 when it fits)."""
+    """How many CSS pixels the page is wider than its window (0 when it fits); the window's
+    width without a vertical scroll bar, which content can't use either."""
     return page.evaluate(
-        "() => Math.max(0, document.scrollingElement.scrollWidth - window.innerWidth)"
+        "() => Math.max(0, document.documentElement.scrollWidth"
+        " - document.documentElement.clientWidth)"
     )
+
+
+# The computed text colour of each element: what a person sees of a star's state.
+COLORS = "(elements) => elements.map((element) => getComputedStyle(element).color)"
+
+
+def colors_of(page: Page, elements: list[Locator]) -> list[str]:
+    """Each element's computed text colour, in the order given."""
+    handles = [element.element_handle() for element in elements]
+    return page.evaluate(COLORS, handles)
+
+
+def left_to_right(elements: list[Locator]) -> list[Locator]:
+    """`elements` in the order a person reads them across the screen: by their left edges."""
+    return sorted(elements, key=lambda element: box_of(element)["x"])
+
+
+def box_of(element: Locator) -> dict[str, float]:
+    """An element's box on screen, in CSS pixels; fails when it isn't rendered."""
+    box = element.bounding_box()
+    assert box is not None, f"{element} is not on screen"
+    return box
+
+
+# Links, buttons and fields that are shown but reach past the left or right edge of the page.
+CONTROLS_CUT_OFF = """
+() => {
+  const width = document.documentElement.clientWidth;
+  return [...document.querySelectorAll("a, button, input, select, textarea")]
+    .filter((control) => control.getClientRects().length > 0)
+    .filter((control) => {
+      const box = control.getBoundingClientRect();
+      return box.left < 0 || box.right > width + 0.5;
+    })
+    .map((control) => control.outerHTML.slice(0, 120));
+}
+"""
+
+
+def controls_cut_off(page: Page) -> list[str]:
+    """The controls a person can't fully see without scrolling sideways ([] when none)."""
+    return page.evaluate(CONTROLS_CUT_OFF)

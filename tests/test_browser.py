@@ -7,8 +7,8 @@ never reach the network (see browser_support). Where /usr/bin/chromium is missin
 here skips.
 
 To add a flow: a test taking `page` or `rating_page` (relative URLs go to the live app) built
-from the steps below; to hold a new page to the console, CSP and phone-layout checks, add its
-path to their parameter lists.
+from the steps below; to hold a new page to the console and CSP checks, add its path to their
+parameter list, and to the layout checks (phone and desktop), add it to EVERY_PAGE.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from browser_support import (
     CHROMIUM,
+    DESKTOP,
     PHONE,
     PageWatch,
+    box_of,
     broken_posters,
     chromium,
+    colors_of,
+    controls_cut_off,
     horizontal_overflow,
+    left_to_right,
     open_page,
     reuse_models,
     sample_app,
@@ -391,31 +396,171 @@ def test_the_watch_reports_a_csp_violation(page: Page, page_watch: PageWatch):
     assert any("CSP violation: script-src" in problem for problem in page_watch.problems)
 
 
+def open_new_user_page(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("button", name="I'm new here").click()
+    expect(page.locator(".onboarding")).to_be_visible()
+
+
+# Every page a person can reach, by name: a path, or the steps that lead there.
+EVERY_PAGE = {
+    "home": "/",
+    "results": f"/recommendations?user_id={SAMPLE_USER}",
+    "results-longest-user-id": f"/recommendations?user_id={LONGEST_USER_ID}",
+    "new-user": open_new_user_page,
+    "movie": f"/movies?item_id=1&user_id={SAMPLE_USER}",
+    "form-error": "/recommendations?user_id=",
+    "bad-request": "/movies?item_id=not-a-number",
+    "not-found": "/no/such/page",
+}
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("name", EVERY_PAGE)
+def test_no_page_scrolls_sideways_or_cuts_off_a_control(
+    browser: Browser, live_url: str, name: str, viewport: dict[str, int]
+):
+    opened = open_page(browser, live_url, PageWatch(), viewport=viewport)
+    try:
+        target = EVERY_PAGE[name]
+        if callable(target):
+            target(opened)
+        else:
+            opened.goto(target)
+        assert broken_posters(opened) == []  # posters in: the page at its full size
+
+        assert horizontal_overflow(opened) == 0
+        assert controls_cut_off(opened) == []
+    finally:
+        opened.context.close()
+
+
+# --- Issue 8: the stars as a person sees them ----------------------------------------------------
+# A person reads the five stars left to right as 1 to 5 and never sees their labels, so these
+# tests find each star by where it is on screen and check what its click stores.
+
+UNRATED_MOVIE = ("1", "The Matrix")  # not rated by SAMPLE_USER
+
+
+def movie_card(page: Page) -> Locator:
+    """The card of the movie a movie page is about (not the similar ones)."""
+    return page.locator(".movie-main article.card")
+
+
+def stars_on_screen(card: Locator) -> list[Locator]:
+    """A card's five star buttons, left to right as they appear."""
+    stars = left_to_right(card.locator("form.rate button").all())
+    assert len(stars) == 5
+    return stars
+
+
+def lit_positions(card: Locator, resting: str) -> list[int]:
+    """Positions (1 = leftmost) of the stars shown in another colour than `resting`; they
+    must all share one colour, so "lit" is one state and not a gradient."""
+    colors = colors_of(card.page, stars_on_screen(card))
+    lit = [position for position, color in enumerate(colors, start=1) if color != resting]
+    assert len({colors[position - 1] for position in lit}) <= 1, colors
+    return lit
+
+
+def resting_color(card: Locator) -> str:
+    """The colour every star of an unrated card shows while nothing points at it."""
+    colors = colors_of(card.page, stars_on_screen(card))
+    assert len(set(colors)) == 1, f"an unrated card shows stars in {colors}"
+    return colors[0]
+
+
+def move_the_mouse_away(page: Page) -> None:
+    page.mouse.move(0, 0)
+
+
+@pytest.mark.parametrize("position", [1, 3, 5])
+def test_the_star_at_position_k_from_the_left_previews_and_stores_k_stars(
+    rating_page: Page, position: int
+):
+    page = rating_page
+    item_id, title = UNRATED_MOVIE
+    page.goto(f"/movies?item_id={item_id}&user_id={SAMPLE_USER}")
+    card = movie_card(page)
+    resting = resting_color(card)
+    star = stars_on_screen(card)[position - 1]
+
+    star.hover()
+    assert lit_positions(card, resting) == list(range(1, position + 1))
+
+    star.click()
+    expect(page.get_by_role("status")).to_contain_text(f"You rated {title} ★{position}.")
+    expect(card.locator(".user-rating")).to_have_text(f"★ {position}")
+    move_the_mouse_away(page)
+    assert lit_positions(card, resting) == list(range(1, position + 1))
+
+
+def test_tab_walks_the_stars_left_to_right_and_enter_rates(rating_page: Page):
+    page = rating_page
+    item_id, title = UNRATED_MOVIE
+    page.goto(f"/movies?item_id={item_id}&user_id={SAMPLE_USER}")
+    card = movie_card(page)
+    resting = resting_color(card)
+    on_screen = [box_of(star)["x"] for star in stars_on_screen(card)]
+
+    card.locator(".card-title a").focus()  # the card's last stop before its stars
+    focused_at, previewed = [], []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        focused = card.locator("form.rate button:focus")
+        expect(focused).to_have_count(1)
+        focused_at.append(box_of(focused)["x"])
+        previewed.append(lit_positions(card, resting))
+    assert focused_at == on_screen
+    # A focused star lights itself and those before it, as pointing at it does.
+    assert previewed == [list(range(1, position + 1)) for position in range(1, 6)]
+
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"You rated {title} ★4.")
+
+
 @pytest.mark.parametrize(
-    ("path", "has_cards"),
+    ("item_id", "filled"),
     [
-        ("/", False),
-        (f"/recommendations?user_id={SAMPLE_USER}", True),
-        pytest.param(
-            f"/recommendations?user_id={LONGEST_USER_ID}",
-            True,
-            id="longest-user-id",
-        ),
+        pytest.param("80", 4, id="rated-4.5"),  # Lawrence of Arabia: no half stars, so 4
+        pytest.param("395", 3, id="rated-3.5"),  # Brief Encounter
     ],
 )
-def test_a_phone_sized_window_scrolls_only_vertically(
-    browser: Browser, live_url: str, path: str, has_cards: bool
-):
-    phone = open_page(browser, live_url, PageWatch(), viewport=PHONE)
-    try:
-        phone.goto(path)
-        assert broken_posters(phone) == []
+def test_a_saved_rating_fills_that_many_stars_from_the_left(page: Page, item_id: str, filled: int):
+    page.goto(f"/recommendations?user_id={SAMPLE_USER}")
+    resting = resting_color(recommended_cards(page).first)  # recommendations are unrated
+    page.goto(f"/movies?item_id={item_id}&user_id={SAMPLE_USER}")
+    card = movie_card(page)
 
-        assert horizontal_overflow(phone) == 0
-        if has_cards:
-            first = recommended_cards(phone).first
-            expect(first).to_be_visible()
-            box = first.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert lit_positions(card, resting) == list(range(1, filled + 1))
+    # Pointing at another star previews that rating instead of the saved one.
+    stars_on_screen(card)[1].hover()
+    assert lit_positions(card, resting) == [1, 2]
+
+
+# Each element's rendered width and height in CSS pixels.
+SIZES = """(elements) => elements.map((element) => {
+  const box = element.getBoundingClientRect();
+  return [box.width, box.height];
+})"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize(
+    "path",
+    [f"/recommendations?user_id={SAMPLE_USER}", f"/movies?item_id=1&user_id={SAMPLE_USER}"],
+    ids=["results", "movie"],
+)
+def test_every_star_is_at_least_24_by_24_pixels(
+    browser: Browser, live_url: str, path: str, viewport: dict[str, int]
+):
+    # WCAG 2.2 target size (minimum): 24 by 24 CSS pixels.
+    opened = open_page(browser, live_url, PageWatch(), viewport=viewport)
+    try:
+        opened.goto(path)
+        sizes = opened.locator("form.rate button").evaluate_all(SIZES)
+        assert len(sizes) >= 5
+        assert [(width, height) for width, height in sizes if width < 24 or height < 24] == []
     finally:
-        phone.context.close()
+        opened.context.close()
