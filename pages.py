@@ -66,8 +66,17 @@ def csrf_token() -> str:
 
 
 def _check_csrf() -> None:
+    """Fails closed: a missing or empty token, on either side, never matches."""
+    expected = session.get("csrf")
+    if not expected:
+        abort(
+            400,
+            "This form came without a session, so it has no form token (cookies may be "
+            "blocked, or it was sent from another site). Reload the page and try again.",
+        )
     sent = request.form.get("csrf_token", "")
-    if not hmac.compare_digest(sent, session.get("csrf", "")):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    if not sent or not hmac.compare_digest(sent.encode(errors="replace"), expected.encode()):
         abort(400, "The form has expired. Reload the page and try again.")
 
 

@@ -101,11 +101,46 @@ def test_a_rating_survives_a_restart_and_is_used_in_retraining(make_app):
 
 
 def test_rating_needs_the_forms_csrf_token(client):
+    csrf_of(client)
     response = client.post(
         "/ratings", data={"csrf_token": "forged", "user_id": "3", "item_id": "h4", "rating": "5"}
     )
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
+
+
+def stored_ratings(client) -> int:
+    return len(client.application.extensions["movies"].store)
+
+
+def test_a_forged_cross_site_post_without_session_or_token_is_refused(client):
+    # What `curl -d user_id=victim -d item_id=h4 -d rating=1 .../ratings` sends.
+    response = client.post("/ratings", data={"user_id": "victim", "item_id": "h4", "rating": "1"})
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("sent", ["", None])
+def test_a_session_without_a_token_never_matches(client, sent):
+    client.post("/new")  # a session, but no page with a form was ever shown
+    form = {"user_id": "3", "item_id": "h4", "rating": "5"}
+    if sent is not None:
+        form["csrf_token"] = sent
+    response = client.post("/ratings", data=form)
+    assert response.status_code == 400
+    assert "no form token" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("sent", ["", "é", "\u2603" * 43])
+def test_a_wrong_or_non_ascii_token_is_refused_not_a_crash(client, sent):
+    csrf_of(client)  # the session now has a token
+    form = {"csrf_token": sent, "user_id": "3", "item_id": "h4", "rating": "5"}
+    response = client.post("/ratings", data=form)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
 
 
 @pytest.mark.parametrize(
