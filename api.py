@@ -21,6 +21,7 @@ from services import (
     parse_genre,
     parse_item_id,
     parse_rating,
+    parse_session_id,
     parse_user_id,
 )
 
@@ -111,14 +112,14 @@ def ratings() -> Any:
     if not request.is_json:
         detail = "Send a JSON body with Content-Type: application/json."
         return error(415, "unsupported media type", detail)
-    body = request.get_json(silent=True)
+    body = _json_body()
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object with user_id, item_id and rating.")
     user_id = parse_user_id(_text(body.get("user_id")))
     item_id = parse_item_id(_text(body.get("item_id")))
     rating = parse_rating(body.get("rating"))
-    session_id = _text(body.get("session_id")) or f"api-{user_id}"
-    outcome = current_services().rate(user_id, item_id, rating, session_id[:256])
+    session_id = parse_session_id(_text(body.get("session_id")), f"api-{user_id}")
+    outcome = current_services().rate(user_id, item_id, rating, session_id)
     return (
         jsonify(
             {
@@ -132,6 +133,15 @@ def ratings() -> Any:
         ),
         201,
     )
+
+
+def _json_body() -> Any:
+    """The parsed body; None when it is not JSON."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        # `silent` covers only ValueError; the parser recurses once per level of nesting.
+        raise InvalidInput("The JSON body is nested too deeply.") from None
 
 
 def _text(value: Any) -> str | None:

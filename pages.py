@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import random
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from services import (
 
 HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12
+MAX_NEXT_LENGTH = 2000  # longer than any link the app makes
 
 bp = Blueprint("movies", __name__)
 
@@ -281,6 +283,7 @@ def rate() -> Any:
         rating = parse_rating(request.form.get("rating"))
     except InvalidInput as problem:
         abort(400, str(problem))
+    back_to = _back_to(request.form.get("next"), user_id)
     found = current_services()
     try:
         outcome = found.rate(user_id, item_id, rating, session_id())
@@ -291,14 +294,21 @@ def rate() -> Any:
     flash(f"You rated {found.catalog.get(item_id).title} ★{rating:g}.", "success")
     if outcome.notice:
         flash(outcome.notice, "notice")
-    return redirect(_back_to(request.form.get("next"), user_id), code=303)
+    return redirect(back_to, code=303)
 
 
 def _back_to(target: str | None, user_id: str) -> str:
     """Only a path on this site: an open redirect would let others borrow our domain."""
-    if target:
-        parts = urlsplit(target)
-        local = target.startswith("/") and not target.startswith("//") and "\\" not in target
-        if local and not parts.scheme and not parts.netloc:
-            return target
+    if target and _is_local_path(target):
+        return target
     return url_for(".recommendations", user_id=user_id)
+
+
+def _is_local_path(target: str) -> bool:
+    # No control characters: CR and LF cannot go into a header, and browsers drop tabs and
+    # newlines inside a URL, so "/\t/evil.example" would arrive as "//evil.example".
+    if len(target) > MAX_NEXT_LENGTH or any(unicodedata.category(c) == "Cc" for c in target):
+        return False
+    parts = urlsplit(target)
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return local and not parts.scheme and not parts.netloc

@@ -74,7 +74,17 @@ def _parse_id(raw: str | None, what: str, when_empty: str) -> str:
         )
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise InvalidInput(f"A {what} cannot contain control characters such as tabs or newlines.")
+    if any(unicodedata.category(char) == "Cs" for char in value):
+        # JSON can carry "\ud800" alone; it has no UTF-8 form, so no store or AWS call takes it.
+        raise InvalidInput(f"A {what} must be Unicode text; this one has a lone surrogate.")
     return value
+
+
+def parse_session_id(raw: str | None, default: str) -> str:
+    """Personalize's sessionId, under the same rules as the IDs; blank means `default`."""
+    if raw is None or not raw.strip():
+        return default
+    return _parse_id(raw, "session ID", "")
 
 
 def parse_count(raw: object, default: int) -> int:
@@ -102,7 +112,7 @@ def parse_rating(raw: object) -> float:
         if isinstance(raw, bool):
             raise TypeError("a boolean is not a rating")
         rating = float(raw.strip()) if isinstance(raw, str) else float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
         raise InvalidInput("A rating is a number of stars from 1 to 5.") from None
     if not 1 <= rating <= 5 or rating * 2 != int(rating * 2):
         raise InvalidInput("A rating is from 1 to 5 stars, in whole or half stars.")

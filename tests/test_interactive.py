@@ -165,6 +165,33 @@ def test_rating_never_redirects_off_site(client, target):
     assert response.headers["Location"].startswith("/recommendations?user_id=3")
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/recommendations?user_id=3\r\nSet-Cookie: x=1",  # header injection
+        "/movies?item_id=h4\n",
+        "/\t/evil.example/",  # browsers drop the tab: //evil.example/
+        "/a\x00b",
+        "/a\x7fb",
+        "/a\x85b",  # a C1 control character
+        "javascript:alert(1)",
+        "movies?item_id=h4",  # relative, not a path
+        "/" + "a" * 5000,
+    ],
+)
+def test_an_unsafe_next_falls_back_to_the_users_list_and_the_rating_is_kept(client, target):
+    response = rate(client, "3", "h4", 4, next=target)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recommendations?user_id=3"
+    assert client.application.extensions["movies"].store.for_user("3")[0].rating == 4.0
+
+
+def test_a_local_next_with_non_ascii_text_is_kept_percent_encoded(client):
+    response = rate(client, "3", "h4", 4, next="/recommendations?user_id=ünï")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recommendations?user_id=%C3%BCn%C3%AF"
+
+
 def test_on_personalize_a_rating_is_sent_with_put_events(make_app):
     events = fake_client("personalize-events")
     settings = {"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN, "PERSONALIZE_TRACKING_ID": "track-1"}
