@@ -357,9 +357,7 @@ class Services:
         return [replace(item, because=because.get(item.item_id)) for item in items]
 
     def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
-        in_genre = self._in_genre(genre)
-        ranked = self.embedded.popular(len(self.catalog) + len(rated) + n, exclude=rated)
-        return [item for item in ranked if in_genre is None or in_genre(item.item_id)][:n]
+        return self.embedded.popular(n, exclude=rated, allowed_items=self._in_genre(genre))
 
     def _personalize_excluding(
         self, recommender: Any, user_id: str, n: int, genre: str | None, rated: list[str]

@@ -34,6 +34,13 @@ def test_recommendations_filtered_by_genre(client):
     assert all(item["genres"] == ["Comedy"] for item in body["items"])
 
 
+def test_cold_start_recommendations_keep_to_the_genre(client):
+    body = client.get("/api/recommendations?user_id=ghost&n=3&genre=Horror").get_json()
+    assert body["cold_start"] is True and body["genre"] == "Horror"
+    assert len(body["items"]) == 3
+    assert all(item["genres"] == ["Horror"] for item in body["items"])
+
+
 def test_similar_items(client):
     body = client.get("/api/similar?item_id=c1&n=3").get_json()
     assert body["item_id"] == "c1" and len(body["items"]) == 3

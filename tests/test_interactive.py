@@ -272,6 +272,17 @@ def test_the_genre_filter_keeps_n_movies_of_that_genre(client):
     assert '<option value="Comedy" selected>' in html
 
 
+HORROR_TITLES = {"Alien", "Halloween", "The Shining", "Psycho", "The Thing", "Scream"}
+
+
+def test_a_user_without_ratings_gets_popular_movies_of_the_chosen_genre(client):
+    html = client.get("/recommendations?user_id=nobody&n=4&genre=Horror").get_data(as_text=True)
+    assert "Popular movies" in html
+    titles = card_titles(html)
+    assert len(titles) == 4 and set(titles) <= HORROR_TITLES
+    assert '<option value="Horror" selected>' in html
+
+
 def test_an_unknown_genre_is_a_400(client):
     response = client.get("/recommendations?user_id=3&genre=Polka")
     assert response.status_code == 400
