@@ -26,10 +26,14 @@ logger = logging.getLogger(__name__)
 
 
 def healthz() -> Any:
-    """The active backend and what is loaded; builds nothing, calls nothing outside."""
+    """The active backend and what is loaded; builds nothing, calls nothing outside.
+
+    503 with the reason when pages cannot be served (say, the ratings file cannot be read).
+    """
     found = current_services()
+    problem = found.unavailable()
     body: dict[str, Any] = {
-        "status": "ok",
+        "status": "unavailable" if problem else "ok",
         "backend": "personalize" if found.uses_personalize else "embedded",
         "catalog_loaded": found.is_built("catalog"),
         "model_loaded": found.is_built("recommender") or found.is_built("embedded"),
@@ -39,6 +43,9 @@ def healthz() -> Any:
         body["catalog_movies"] = len(found.catalog)
     if body["model_loaded"]:
         body.update(found.recommender.health())
+    if problem:
+        body.update(reason=problem.reason, hint=problem.hint)
+        return jsonify(body), 503
     return jsonify(body)
 
 

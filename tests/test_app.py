@@ -311,6 +311,35 @@ def test_healthz_names_the_backend_and_what_is_loaded(client):
     assert after["catalog_movies"] == 12
 
 
+def test_healthz_is_503_when_the_ratings_file_is_missing_before_any_page_is_asked(tmp_path):
+    app = create_app(
+        {"RATINGS_PATH": str(tmp_path / "missing.csv")}, instance_path=str(tmp_path / "i")
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert "missing.csv does not exist" in body["reason"]
+    assert body["model_loaded"] is False  # it reports; it builds nothing
+
+
+def test_healthz_is_503_while_pages_fail_on_a_broken_ratings_file_and_ok_once_fixed(
+    tmp_path, data_files
+):
+    ratings = tmp_path / "broken.csv"
+    ratings.write_text("USER_ID,ITEM_ID,RATING,TIMESTAMP\n1,a,4,yesterday\n")
+    app = create_app({"RATINGS_PATH": str(ratings)}, instance_path=str(tmp_path / "i"))
+    client = app.test_client()
+    assert client.get("/recommendations?user_id=1").status_code == 503
+    failing = client.get("/healthz")
+    assert failing.status_code == 503
+    assert "broken.csv:2" in failing.get_json()["reason"]
+    ratings.write_text(data_files[0].read_text())  # fixed in place: the next page rebuilds
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/recommendations?user_id=1").status_code == 200
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
 def test_pages_send_a_strict_content_security_policy(client):
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "style-src 'self'" in policy
