@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from catalog import Movie
+from config import redact_account_ids
 from personalize import Recommendation, RecommenderUnavailable
 from services import (
     InvalidInput,
@@ -44,7 +45,8 @@ def _unknown_item(problem: UnknownItem) -> Any:
 
 @bp.errorhandler(RecommenderUnavailable)
 def _unavailable(problem: RecommenderUnavailable) -> Any:
-    return error(503, problem.reason, problem.hint)
+    # ARNs in AWS messages name the account: callers need the resource, not the account ID.
+    return error(503, redact_account_ids(problem.reason), redact_account_ids(problem.hint))
 
 
 def http_error(problem: HTTPException) -> Any:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 import api
@@ -45,8 +46,12 @@ def healthz() -> Any:
         body.update(found.recommender.health())
     if problem:
         body.update(reason=problem.reason, hint=problem.hint)
-        return jsonify(body), 503
-    return jsonify(body)
+    # Unauthenticated: ARNs and AWS messages name the account, which others need not know.
+    body = {
+        key: settings_module.redact_account_ids(value) if isinstance(value, str) else value
+        for key, value in body.items()
+    }
+    return jsonify(body), 503 if problem else 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,15 +82,30 @@ def handle_unexpected_error(error: Exception) -> Any:
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' https: data:; script-src 'self'; style-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
 def add_security_headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    # No page is meant to be framed: a framed rating form invites clickjacking.
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS.
+
+    Per request rather than a setting, so `python app.py` on http://127.0.0.1 keeps working
+    and an HTTPS deployment needs no configuration. Behind a proxy that ends TLS, the request
+    looks like HTTP unless werkzeug's ProxyFix trusts the proxy's X-Forwarded-Proto.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        secure = super().get_cookie_secure(app)
+        return secure or (has_request_context() and request.is_secure)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +132,8 @@ def create_app(
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=1 << 20)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
+    app.session_interface = SessionInterface()
+    app.add_template_filter(settings_module.redact_account_ids, "redact_account_ids")
     app.extensions["movies"] = Services(app.config, app.instance_path, **services_given)
 
     app.register_blueprint(pages.bp)

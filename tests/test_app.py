@@ -345,6 +345,60 @@ def test_pages_send_a_strict_content_security_policy(client):
     assert "script-src 'self'" in policy and "style-src 'self'" in policy
 
 
+def test_pages_cannot_be_framed_by_other_sites(client):
+    headers = client.get("/").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"  # for browsers without CSP level 2
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(client):
+    client.post("/new", base_url="https://movies.example")
+    assert client.get_cookie("session", domain="movies.example").secure
+
+
+def test_the_session_cookie_still_works_over_plain_http_on_a_laptop(client):
+    client.post("/new")
+    assert client.get_cookie("session").secure is False
+
+
+ACCOUNT_ID = "123456789012"  # in aws_support's CAMPAIGN
+
+
+def test_healthz_on_personalize_hides_the_aws_account_id(make_app, stubbed_runtime):
+    runtime, _stubber = stubbed_runtime
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["arn"] == "arn:aws:personalize:us-east-1:ACCOUNT:campaign/movies"
+    assert ACCOUNT_ID not in response.get_data(as_text=True)
+
+
+def test_the_503_page_and_api_error_hide_the_aws_account_id(make_app, stubbed_runtime):
+    runtime, stubber = stubbed_runtime
+    for _ in range(2):
+        stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender).test_client()
+    for path in ("/recommendations?user_id=1", "/api/recommendations?user_id=1"):
+        response = client.get(path)
+        assert response.status_code == 503
+        text = response.get_data(as_text=True)
+        assert "has no resource arn:aws:personalize:us-east-1:ACCOUNT:campaign/movies" in text
+        assert ACCOUNT_ID not in text
+
+
+def test_healthz_is_503_when_the_aws_client_cannot_be_made(make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}).test_client()
+    assert client.get("/recommendations?user_id=1").status_code == 503
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "no-such-profile" in response.get_json()["reason"]
+    assert ACCOUNT_ID not in response.get_data(as_text=True)
+
+
 def test_templates_have_no_inline_scripts_styles_or_remote_assets():
     for template in (PROJECT / "templates").glob("*.html"):
         text = template.read_text()
