@@ -66,7 +66,7 @@ def handle_http_error(error: HTTPException) -> Any:
         render_template(
             "error.html",
             title=titles.get(error.code or 500, error.name),
-            message=error.description if error.code != 404 else None,
+            message=error.description,
         ),
         error.code,
     )

@@ -196,8 +196,7 @@ def recommendations() -> Any:
         uses_personalize=found.uses_personalize,
         onboarding=onboarding,
         ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(listing.history)),
-        top_rated=_history_cards(listing.history, by_rating=True),
-        recent=_history_cards(listing.history, by_rating=False),
+        **_history_lists(listing.history),
         csrf_token=csrf_token(),
     )
 
@@ -223,19 +222,22 @@ def _reason(item: Recommendation, ratings: dict[str, float | None]) -> str | Non
     return f"Because you rated {title}" + (f" ★{stars:g}" if stars is not None else "")
 
 
-def _history_cards(history: list[Interaction], by_rating: bool) -> list[Card]:
-    """The user's top-rated or most recent movies, newest first."""
+def _history_lists(history: list[Interaction]) -> dict[str, list[Card]]:
+    """The user's favourites (best first, then newest), and their latest other ratings.
+
+    No movie is in both: for a user whose latest ratings are also their best (user 1 of the
+    sample) the two lists would otherwise repeat the same five movies.
+    """
     newest_first = history[::-1]
-    if by_rating:
-        newest_first = sorted(
-            (event for event in newest_first if event.rating is not None),
-            key=lambda event: -event.rating,
-        )
+    rated = [event for event in newest_first if event.rating is not None]
+    top_rated = sorted(rated, key=lambda event: -event.rating)[:HISTORY_LENGTH]
+    shown = {event.item_id for event in top_rated}
+    recent = [event for event in newest_first if event.item_id not in shown][:HISTORY_LENGTH]
     catalog = current_services().catalog
-    return [
-        Card(movie=catalog.get(event.item_id), rating=event.rating)
-        for event in newest_first[:HISTORY_LENGTH]
-    ]
+    return {
+        name: [Card(movie=catalog.get(event.item_id), rating=event.rating) for event in events]
+        for name, events in (("top_rated", top_rated), ("recent", recent))
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -88,11 +88,28 @@ def test_any_string_id_round_trips_through_the_redirect(client, user_id):
     )
 
 
-def test_history_shows_top_rated_and_recent(client):
-    html = client.get("/recommendations?user_id=0").get_data(as_text=True)
+def history_lists(html: str) -> dict[str, list[str]]:
+    """The sidebar's lists: heading -> titles, in page order."""
     history = html.split('class="history"')[1]
-    assert "Top rated" in history and "Most recent" in history
-    assert "★ 5" in history and "★ 2" in history
+    _before, *parts = re.split(r"<h3>([^<]+)</h3>", history)
+    title = r'<h3 class="card-title"><a href="[^"]*">([^<]+)</a>'
+    pairs = zip(parts[::2], parts[1::2], strict=True)
+    return {heading: re.findall(title, body) for heading, body in pairs}
+
+
+def test_history_shows_top_rated_then_other_recent_ratings_without_repeats(client):
+    html = client.get("/recommendations?user_id=0").get_data(as_text=True)
+    lists = history_lists(html)
+    # User 0 gave five horror films 4 or 5 stars, then Airplane! 2 stars, most recently.
+    assert lists["Top rated"] == ["Scream", "Psycho", "Halloween", "The Thing", "The Shining"]
+    assert lists["Other recent ratings"] == ["Airplane!"]
+    assert "★ 5" in html and "★ 2" in html
+
+
+def test_a_user_with_five_ratings_sees_them_once(client):
+    lists = history_lists(client.get("/recommendations?user_id=3").get_data(as_text=True))
+    assert list(lists) == ["Top rated"]
+    assert len(lists["Top rated"]) == 5
 
 
 def test_workshop_style_ids_are_titled_from_the_id(tmp_path):
@@ -150,6 +167,14 @@ def test_unknown_path_is_a_404_page(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_an_unknown_movie_is_a_404_page_that_says_so(client):
+    response = client.get("/movies?item_id=nope")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found" in html
+    assert "No movie with this ID is in the catalogue or the ratings." in html
 
 
 def test_wrong_method_is_a_405_page(client):
