@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from config import redact_account_ids
 from dataset import Movie
 from personalize import Recommendation, RecommenderUnavailable
 from services import (
@@ -21,6 +22,7 @@ from services import (
     parse_genre,
     parse_item_id,
     parse_rating,
+    parse_session_id,
     parse_user_id,
 )
 
@@ -43,7 +45,8 @@ def _unknown_item(problem: UnknownItem) -> Any:
 
 @bp.errorhandler(RecommenderUnavailable)
 def _unavailable(problem: RecommenderUnavailable) -> Any:
-    return error(503, problem.reason, problem.hint)
+    # ARNs in AWS messages name the account: callers need the resource, not the account ID.
+    return error(503, redact_account_ids(problem.reason), redact_account_ids(problem.hint))
 
 
 def http_error(problem: HTTPException) -> Any:
@@ -111,14 +114,14 @@ def ratings() -> Any:
     if not request.is_json:
         detail = "Send a JSON body with Content-Type: application/json."
         return error(415, "unsupported media type", detail)
-    body = request.get_json(silent=True)
+    body = _json_body()
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object with user_id, item_id and rating.")
     user_id = parse_user_id(_text(body.get("user_id")))
     item_id = parse_item_id(_text(body.get("item_id")))
     rating = parse_rating(body.get("rating"))
-    session_id = _text(body.get("session_id")) or f"api-{user_id}"
-    outcome = current_services().rate(user_id, item_id, rating, session_id[:256])
+    session_id = parse_session_id(_text(body.get("session_id")), f"api-{user_id}")
+    outcome = current_services().rate(user_id, item_id, rating, session_id)
     return (
         jsonify(
             {
@@ -132,6 +135,15 @@ def ratings() -> Any:
         ),
         201,
     )
+
+
+def _json_body() -> Any:
+    """The parsed body; None when it is not JSON."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        # `silent` covers only ValueError; the parser recurses once per level of nesting.
+        raise InvalidInput("The JSON body is nested too deeply.") from None
 
 
 def _text(value: Any) -> str | None:

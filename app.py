@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 import api
@@ -26,10 +27,14 @@ logger = logging.getLogger(__name__)
 
 
 def healthz() -> Any:
-    """The active backend and what is loaded; builds nothing, calls nothing outside."""
+    """The active backend and what is loaded; builds nothing, calls nothing outside.
+
+    503 with the reason when pages cannot be served (say, the ratings file cannot be read).
+    """
     found = current_services()
+    problem = found.unavailable()
     body: dict[str, Any] = {
-        "status": "ok",
+        "status": "unavailable" if problem else "ok",
         "backend": "personalize" if found.uses_personalize else "embedded",
         "catalog_loaded": found.is_built("catalog"),
         "model_loaded": found.is_built("recommender") or found.is_built("embedded"),
@@ -39,7 +44,14 @@ def healthz() -> Any:
         body["catalog_movies"] = len(found.catalog)
     if body["model_loaded"]:
         body.update(found.recommender.health())
-    return jsonify(body)
+    if problem:
+        body.update(reason=problem.reason, hint=problem.hint)
+    # Unauthenticated: ARNs and AWS messages name the account, which others need not know.
+    body = {
+        key: settings_module.redact_account_ids(value) if isinstance(value, str) else value
+        for key, value in body.items()
+    }
+    return jsonify(body), 503 if problem else 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,7 +66,7 @@ def handle_http_error(error: HTTPException) -> Any:
         render_template(
             "error.html",
             title=titles.get(error.code or 500, error.name),
-            message=error.description if error.code != 404 else None,
+            message=error.description,
         ),
         error.code,
     )
@@ -70,15 +82,30 @@ def handle_unexpected_error(error: Exception) -> Any:
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' https: data:; script-src 'self'; style-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
 def add_security_headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    # No page is meant to be framed: a framed rating form invites clickjacking.
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS.
+
+    Per request rather than a setting, so `python app.py` on http://127.0.0.1 keeps working
+    and an HTTPS deployment needs no configuration. Behind a proxy that ends TLS, the request
+    looks like HTTP unless werkzeug's ProxyFix trusts the proxy's X-Forwarded-Proto.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        secure = super().get_cookie_secure(app)
+        return secure or (has_request_context() and request.is_secure)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +132,8 @@ def create_app(
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=1 << 20)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
+    app.session_interface = SessionInterface()
+    app.add_template_filter(settings_module.redact_account_ids, "redact_account_ids")
     app.extensions["movies"] = Services(app.config, app.instance_path, **services_given)
 
     app.register_blueprint(pages.bp)

@@ -6,6 +6,7 @@ variables that are already set). `config.example.env` documents each one.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -95,6 +96,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PORT": (8080, _port),
     "SECRET_KEY": ("", _text),
     "DEBUG": (False, _flag),
+    "ALLOW_DEBUG_ON_NETWORK": (False, _flag),
 }
 
 
@@ -127,13 +129,39 @@ def check(settings: dict[str, Any]) -> dict[str, Any]:
             "PERSONALIZE_CAMPAIGN_ARN and PERSONALIZE_RECOMMENDER_ARN are both set; "
             "GetRecommendations takes one or the other"
         )
+    if settings["DEBUG"] and not is_loopback(settings["HOST"]):
+        if not settings["ALLOW_DEBUG_ON_NETWORK"]:
+            raise ConfigError(
+                f"DEBUG is on and HOST {settings['HOST'] or '(blank)'} is reachable from other "
+                "machines: Flask's debugger runs any code typed into the browser. Use "
+                "HOST=127.0.0.1, or set ALLOW_DEBUG_ON_NETWORK=true on a network you trust."
+            )
     return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether HOST serves this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name or blank: it may be any interface
 
 
 def resolve_path(path: str | Path) -> Path:
     """Relative data paths are relative to the project, wherever the app is started from."""
     path = Path(path)
     return path if path.is_absolute() else PROJECT_DIR / path
+
+
+# The account field of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...), or a bare account ID.
+_ACCOUNT_ID = re.compile(r"(?<=\barn:)([\w-]+:[\w-]*:[\w-]*:)\d{12}(?=:)|\b\d{12}\b")
+
+
+def redact_account_ids(text: str) -> str:
+    """Text for people who may not know the AWS account ID, with the ID replaced by ACCOUNT."""
+    return _ACCOUNT_ID.sub(lambda match: f"{match.group(1) or ''}ACCOUNT", text)
 
 
 def region_of(arn: str) -> str:

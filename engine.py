@@ -207,7 +207,8 @@ class EmbeddedRecommender:
         """Top-n items for the user; an unknown user gets the popular items, flagged cold_start."""
         state = self._state_of(user_id)
         if state is None or state.rated.size == 0:  # nothing known about them yet
-            return RecommendationList(self.popular(n, exclude=exclude), cold_start=True)
+            popular = self.popular(n, exclude=exclude, allowed_items=allowed_items)
+            return RecommendationList(popular, cold_start=True)
         scores = self._scores(state)
         excluded = np.concatenate([state.rated, self._codes(exclude)])
         return RecommendationList(self._top(scores, n, excluded, allowed_items))
@@ -261,15 +262,21 @@ class EmbeddedRecommender:
             for code, best in zip(codes, leading, strict=True)
         }
 
-    def popular(self, n: int, *, exclude: Collection[str] = ()) -> list[Recommendation]:
-        """The most interacted-with items (Personalize's popularity-count)."""
+    def popular(
+        self,
+        n: int,
+        *,
+        exclude: Collection[str] = (),
+        allowed_items: Callable[[str], bool] | None = None,
+    ) -> list[Recommendation]:
+        """The most interacted-with items (Personalize's popularity-count), of `allowed_items`."""
         skip = set(exclude)
         found = []
         for code in self._popular_order:
             if len(found) >= n:
                 break
             item_id = self._model.item_ids[code]
-            if item_id not in skip:
+            if item_id not in skip and (allowed_items is None or allowed_items(item_id)):
                 found.append(
                     Recommendation(item_id, float(self._model.popularity[code]), "popular")
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import random
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from services import (
 
 HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12
+MAX_NEXT_LENGTH = 2000  # longer than any link the app makes
 
 bp = Blueprint("movies", __name__)
 
@@ -66,8 +68,17 @@ def csrf_token() -> str:
 
 
 def _check_csrf() -> None:
+    """Fails closed: a missing or empty token, on either side, never matches."""
+    expected = session.get("csrf")
+    if not expected:
+        abort(
+            400,
+            "This form came without a session, so it has no form token (cookies may be "
+            "blocked, or it was sent from another site). Reload the page and try again.",
+        )
     sent = request.form.get("csrf_token", "")
-    if not hmac.compare_digest(sent, session.get("csrf", "")):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    if not sent or not hmac.compare_digest(sent.encode(errors="replace"), expected.encode()):
         abort(400, "The form has expired. Reload the page and try again.")
 
 
@@ -185,8 +196,7 @@ def recommendations() -> Any:
         uses_personalize=found.uses_personalize,
         onboarding=onboarding,
         ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(listing.history)),
-        top_rated=_history_cards(listing.history, by_rating=True),
-        recent=_history_cards(listing.history, by_rating=False),
+        **_history_lists(listing.history),
         csrf_token=csrf_token(),
     )
 
@@ -212,19 +222,22 @@ def _reason(item: Recommendation, ratings: dict[str, float | None]) -> str | Non
     return f"Because you rated {title}" + (f" ★{stars:g}" if stars is not None else "")
 
 
-def _history_cards(history: list[Interaction], by_rating: bool) -> list[Card]:
-    """The user's top-rated or most recent movies, newest first."""
+def _history_lists(history: list[Interaction]) -> dict[str, list[Card]]:
+    """The user's favourites (best first, then newest), and their latest other ratings.
+
+    No movie is in both: for a user whose latest ratings are also their best (user 1 of the
+    sample) the two lists would otherwise repeat the same five movies.
+    """
     newest_first = history[::-1]
-    if by_rating:
-        newest_first = sorted(
-            (event for event in newest_first if event.rating is not None),
-            key=lambda event: -event.rating,
-        )
+    rated = [event for event in newest_first if event.rating is not None]
+    top_rated = sorted(rated, key=lambda event: -event.rating)[:HISTORY_LENGTH]
+    shown = {event.item_id for event in top_rated}
+    recent = [event for event in newest_first if event.item_id not in shown][:HISTORY_LENGTH]
     catalog = current_services().catalog
-    return [
-        Card(movie=catalog.get(event.item_id), rating=event.rating)
-        for event in newest_first[:HISTORY_LENGTH]
-    ]
+    return {
+        name: [Card(movie=catalog.get(event.item_id), rating=event.rating) for event in events]
+        for name, events in (("top_rated", top_rated), ("recent", recent))
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +285,7 @@ def rate() -> Any:
         rating = parse_rating(request.form.get("rating"))
     except InvalidInput as problem:
         abort(400, str(problem))
+    back_to = _back_to(request.form.get("next"), user_id)
     found = current_services()
     try:
         outcome = found.rate(user_id, item_id, rating, session_id())
@@ -282,14 +296,21 @@ def rate() -> Any:
     flash(f"You rated {found.catalog.get(item_id).title} ★{rating:g}.", "success")
     if outcome.notice:
         flash(outcome.notice, "notice")
-    return redirect(_back_to(request.form.get("next"), user_id), code=303)
+    return redirect(back_to, code=303)
 
 
 def _back_to(target: str | None, user_id: str) -> str:
     """Only a path on this site: an open redirect would let others borrow our domain."""
-    if target:
-        parts = urlsplit(target)
-        local = target.startswith("/") and not target.startswith("//") and "\\" not in target
-        if local and not parts.scheme and not parts.netloc:
-            return target
+    if target and _is_local_path(target):
+        return target
     return url_for(".recommendations", user_id=user_id)
+
+
+def _is_local_path(target: str) -> bool:
+    # No control characters: CR and LF cannot go into a header, and browsers drop tabs and
+    # newlines inside a URL, so "/\t/evil.example" would arrive as "//evil.example".
+    if len(target) > MAX_NEXT_LENGTH or any(unicodedata.category(c) == "Cc" for c in target):
+        return False
+    parts = urlsplit(target)
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return local and not parts.scheme and not parts.netloc

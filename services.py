@@ -74,7 +74,17 @@ def _parse_id(raw: str | None, what: str, when_empty: str) -> str:
         )
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise InvalidInput(f"A {what} cannot contain control characters such as tabs or newlines.")
+    if any(unicodedata.category(char) == "Cs" for char in value):
+        # JSON can carry "\ud800" alone; it has no UTF-8 form, so no store or AWS call takes it.
+        raise InvalidInput(f"A {what} must be Unicode text; this one has a lone surrogate.")
     return value
+
+
+def parse_session_id(raw: str | None, default: str) -> str:
+    """Personalize's sessionId, under the same rules as the IDs; blank means `default`."""
+    if raw is None or not raw.strip():
+        return default
+    return _parse_id(raw, "session ID", "")
 
 
 def parse_count(raw: object, default: int) -> int:
@@ -102,7 +112,7 @@ def parse_rating(raw: object) -> float:
         if isinstance(raw, bool):
             raise TypeError("a boolean is not a rating")
         rating = float(raw.strip()) if isinstance(raw, str) else float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
         raise InvalidInput("A rating is a number of stars from 1 to 5.") from None
     if not 1 <= rating <= 5 or rating * 2 != int(rating * 2):
         raise InvalidInput("A rating is from 1 to 5 stars, in whole or half stars.")
@@ -155,16 +165,57 @@ class Services:
         self._settings = settings
         self._instance = Path(instance_path)
         self._built: dict[str, Any] = dict(given)
+        # Why a build failed, with the ratings file's signature at the time (for /healthz).
+        self._failures: dict[str, tuple[RecommenderUnavailable, object]] = {}
         self._lock = threading.RLock()
 
     def _get(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:
             if name not in self._built:
-                self._built[name] = build()
+                try:
+                    self._built[name] = build()
+                except RecommenderUnavailable as problem:
+                    self._failures[name] = (problem, self._ratings_signature())
+                    raise
+                self._failures.pop(name, None)
             return self._built[name]
 
     def is_built(self, name: str) -> bool:
         return name in self._built
+
+    def unavailable(self) -> RecommenderUnavailable | None:
+        """Why pages fail right now, as far as is known without building or calling anything.
+
+        A remembered build failure counts while the ratings file is unchanged (a fixed file is
+        tried again by the next page); before any build, the file must at least open.
+        """
+        signature = self._ratings_signature()
+        for problem, seen in list(self._failures.values()):
+            if seen == signature:
+                return problem
+        if self.is_built("interactions"):
+            return None
+        return self._ratings_file_problem()
+
+    def _ratings_path(self) -> Path:
+        return settings_module.resolve_path(self._settings["RATINGS_PATH"])
+
+    def _ratings_signature(self) -> object:
+        try:
+            stat = self._ratings_path().stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+    def _ratings_file_problem(self) -> RecommenderUnavailable | None:
+        path = self._ratings_path()
+        if not path.exists() and self.uses_personalize:
+            return None  # Personalize needs no ratings file
+        try:
+            with path.open("rb"):
+                return None
+        except OSError as error:
+            return _unreadable_ratings(error)
 
     @property
     def uses_personalize(self) -> bool:
@@ -226,16 +277,13 @@ class Services:
         return Catalog.from_csv(path)
 
     def _build_interactions(self) -> Interactions | None:
-        path = settings_module.resolve_path(self._settings["RATINGS_PATH"])
+        path = self._ratings_path()
         if not path.exists() and self.uses_personalize:
             return None
         try:
             parsed = read_interactions(path, cache_dir=self._instance)
         except (OSError, DataFileError) as error:
-            raise RecommenderUnavailable(
-                f"The ratings file could not be read: {_describe_file_error(error)}",
-                "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
-            ) from error
+            raise _unreadable_ratings(error) from error
         return with_stored_ratings(parsed, self.store.all())
 
     def _build_omdb(self) -> OmdbClient:
@@ -347,9 +395,7 @@ class Services:
         return [replace(item, because=because.get(item.item_id)) for item in items]
 
     def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
-        in_genre = self._in_genre(genre)
-        ranked = self.embedded.popular(len(self.catalog) + len(rated) + n, exclude=rated)
-        return [item for item in ranked if in_genre is None or in_genre(item.item_id)][:n]
+        return self.embedded.popular(n, exclude=rated, allowed_items=self._in_genre(genre))
 
     def _personalize_excluding(
         self, recommender: Any, user_id: str, n: int, genre: str | None, rated: list[str]
@@ -454,6 +500,13 @@ def with_stored_ratings(
     stored_digest = hashlib.sha256(repr(stored).encode()).hexdigest()
     return interactions.with_rows(
         stored, fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}"
+    )
+
+
+def _unreadable_ratings(error: Exception) -> RecommenderUnavailable:
+    return RecommenderUnavailable(
+        f"The ratings file could not be read: {_describe_file_error(error)}",
+        "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_support import CAMPAIGN, stubbed
 
@@ -30,6 +32,13 @@ def test_recommendations_filtered_by_genre(client):
     body = client.get("/api/recommendations?user_id=3&n=4&genre=Comedy").get_json()
     assert len(body["items"]) == 4
     assert all(item["genres"] == ["Comedy"] for item in body["items"])
+
+
+def test_cold_start_recommendations_keep_to_the_genre(client):
+    body = client.get("/api/recommendations?user_id=ghost&n=3&genre=Horror").get_json()
+    assert body["cold_start"] is True and body["genre"] == "Horror"
+    assert len(body["items"]) == 3
+    assert all(item["genres"] == ["Horror"] for item in body["items"])
 
 
 def test_similar_items(client):
@@ -104,6 +113,49 @@ def test_malformed_json_is_a_400(client):
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid input"
+
+
+def post_json(client, text: str):
+    return client.post("/api/ratings", data=text, headers={"Content-Type": "application/json"})
+
+
+def stored_ratings(client) -> int:
+    return len(client.application.extensions["movies"].store)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 1000 + "]" * 1000,
+        "[" * 100_000 + "]" * 100_000,
+        '{"user_id": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+    ],
+)
+def test_json_nested_too_deeply_is_a_400_not_a_crash(client, text):
+    response = post_json(client, text)
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "invalid input", "detail": "The JSON body is nested too deeply."
+    }
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("field", ["user_id", "item_id", "session_id"])
+def test_a_lone_surrogate_in_an_id_is_a_400_naming_the_problem(client, field):
+    body = {"user_id": "3", "item_id": "h4", "rating": 4, field: "a\ud800"}
+    text = json.dumps(body)  # ASCII-only JSON: the surrogate travels as the escape \ud800
+    response = post_json(client, text)
+    assert response.status_code == 400
+    assert "lone surrogate" in response.get_json()["detail"]
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("rating", ["1" + "0" * 400, "1e400", "-1e400", "NaN", "Infinity"])
+def test_ratings_too_big_for_a_float_are_a_400(client, rating):
+    response = post_json(client, f'{{"user_id": "3", "item_id": "h4", "rating": {rating}}}')
+    assert response.status_code == 400
+    assert "stars" in response.get_json()["detail"]
+    assert stored_ratings(client) == 0
 
 
 def test_a_personalize_failure_is_a_json_503(make_app):

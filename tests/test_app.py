@@ -88,11 +88,28 @@ def test_any_string_id_round_trips_through_the_redirect(client, user_id):
     )
 
 
-def test_history_shows_top_rated_and_recent(client):
-    html = client.get("/recommendations?user_id=0").get_data(as_text=True)
+def history_lists(html: str) -> dict[str, list[str]]:
+    """The sidebar's lists: heading -> titles, in page order."""
     history = html.split('class="history"')[1]
-    assert "Top rated" in history and "Most recent" in history
-    assert "★ 5" in history and "★ 2" in history
+    _before, *parts = re.split(r"<h3>([^<]+)</h3>", history)
+    title = r'<h3 class="card-title"><a href="[^"]*">([^<]+)</a>'
+    pairs = zip(parts[::2], parts[1::2], strict=True)
+    return {heading: re.findall(title, body) for heading, body in pairs}
+
+
+def test_history_shows_top_rated_then_other_recent_ratings_without_repeats(client):
+    html = client.get("/recommendations?user_id=0").get_data(as_text=True)
+    lists = history_lists(html)
+    # User 0 gave five horror films 4 or 5 stars, then Airplane! 2 stars, most recently.
+    assert lists["Top rated"] == ["Scream", "Psycho", "Halloween", "The Thing", "The Shining"]
+    assert lists["Other recent ratings"] == ["Airplane!"]
+    assert "★ 5" in html and "★ 2" in html
+
+
+def test_a_user_with_five_ratings_sees_them_once(client):
+    lists = history_lists(client.get("/recommendations?user_id=3").get_data(as_text=True))
+    assert list(lists) == ["Top rated"]
+    assert len(lists["Top rated"]) == 5
 
 
 def test_workshop_style_ids_are_titled_from_the_id(tmp_path):
@@ -150,6 +167,14 @@ def test_unknown_path_is_a_404_page(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_an_unknown_movie_is_a_404_page_that_says_so(client):
+    response = client.get("/movies?item_id=nope")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found" in html
+    assert "No movie with this ID is in the catalogue or the ratings." in html
 
 
 def test_wrong_method_is_a_405_page(client):
@@ -311,9 +336,92 @@ def test_healthz_names_the_backend_and_what_is_loaded(client):
     assert after["catalog_movies"] == 12
 
 
+def test_healthz_is_503_when_the_ratings_file_is_missing_before_any_page_is_asked(tmp_path):
+    app = create_app(
+        {"RATINGS_PATH": str(tmp_path / "missing.csv")}, instance_path=str(tmp_path / "i")
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert "missing.csv does not exist" in body["reason"]
+    assert body["model_loaded"] is False  # it reports; it builds nothing
+
+
+def test_healthz_is_503_while_pages_fail_on_a_broken_ratings_file_and_ok_once_fixed(
+    tmp_path, data_files
+):
+    ratings = tmp_path / "broken.csv"
+    ratings.write_text("USER_ID,ITEM_ID,RATING,TIMESTAMP\n1,a,4,yesterday\n")
+    app = create_app({"RATINGS_PATH": str(ratings)}, instance_path=str(tmp_path / "i"))
+    client = app.test_client()
+    assert client.get("/recommendations?user_id=1").status_code == 503
+    failing = client.get("/healthz")
+    assert failing.status_code == 503
+    assert "broken.csv:2" in failing.get_json()["reason"]
+    ratings.write_text(data_files[0].read_text())  # fixed in place: the next page rebuilds
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/recommendations?user_id=1").status_code == 200
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
 def test_pages_send_a_strict_content_security_policy(client):
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "style-src 'self'" in policy
+
+
+def test_pages_cannot_be_framed_by_other_sites(client):
+    headers = client.get("/").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"  # for browsers without CSP level 2
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(client):
+    client.post("/new", base_url="https://movies.example")
+    assert client.get_cookie("session", domain="movies.example").secure
+
+
+def test_the_session_cookie_still_works_over_plain_http_on_a_laptop(client):
+    client.post("/new")
+    assert client.get_cookie("session").secure is False
+
+
+ACCOUNT_ID = "123456789012"  # in aws_support's CAMPAIGN
+
+
+def test_healthz_on_personalize_hides_the_aws_account_id(make_app, stubbed_runtime):
+    runtime, _stubber = stubbed_runtime
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["arn"] == "arn:aws:personalize:us-east-1:ACCOUNT:campaign/movies"
+    assert ACCOUNT_ID not in response.get_data(as_text=True)
+
+
+def test_the_503_page_and_api_error_hide_the_aws_account_id(make_app, stubbed_runtime):
+    runtime, stubber = stubbed_runtime
+    for _ in range(2):
+        stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    recommender = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}, recommender=recommender).test_client()
+    for path in ("/recommendations?user_id=1", "/api/recommendations?user_id=1"):
+        response = client.get(path)
+        assert response.status_code == 503
+        text = response.get_data(as_text=True)
+        assert "has no resource arn:aws:personalize:us-east-1:ACCOUNT:campaign/movies" in text
+        assert ACCOUNT_ID not in text
+
+
+def test_healthz_is_503_when_the_aws_client_cannot_be_made(make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    client = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN}).test_client()
+    assert client.get("/recommendations?user_id=1").status_code == 503
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "no-such-profile" in response.get_json()["reason"]
+    assert ACCOUNT_ID not in response.get_data(as_text=True)
 
 
 def test_templates_have_no_inline_scripts_styles_or_remote_assets():

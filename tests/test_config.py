@@ -55,6 +55,36 @@ def test_campaign_and_recommender_arns_are_exclusive():
         )
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "example.com", ""])
+def test_debug_on_a_network_address_is_refused(host):
+    with pytest.raises(config.ConfigError, match="ALLOW_DEBUG_ON_NETWORK"):
+        config.from_environment({"DEBUG": "true", "HOST": host})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_debug_on_this_machine_only_is_allowed(host):
+    assert config.from_environment({"DEBUG": "true", "HOST": host})["DEBUG"] is True
+
+
+def test_debug_on_a_network_address_needs_the_explicit_override():
+    settings = config.from_environment(
+        {"DEBUG": "true", "HOST": "0.0.0.0", "ALLOW_DEBUG_ON_NETWORK": "true"}
+    )
+    assert (settings["DEBUG"], settings["HOST"]) == (True, "0.0.0.0")
+    assert config.from_environment({"HOST": "0.0.0.0"})["HOST"] == "0.0.0.0"  # no debug: fine
+
+
+def test_python_app_py_refuses_to_start_with_debug_on_a_network_address(monkeypatch, tmp_path):
+    import app
+
+    monkeypatch.setenv("RATINGS_PATH", str(tmp_path / "none.csv"))  # nothing to train, if it ran
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setattr(app.Flask, "run", lambda *args, **kwargs: pytest.fail("it served"))
+    with pytest.raises(SystemExit, match="Configuration error: .*debugger"):
+        app.main()
+
+
 def test_region_comes_from_the_arn():
     assert config.region_of(CAMPAIGN) == "eu-west-1"
     assert config.region_of("") == ""

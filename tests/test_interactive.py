@@ -101,11 +101,46 @@ def test_a_rating_survives_a_restart_and_is_used_in_retraining(make_app):
 
 
 def test_rating_needs_the_forms_csrf_token(client):
+    csrf_of(client)
     response = client.post(
         "/ratings", data={"csrf_token": "forged", "user_id": "3", "item_id": "h4", "rating": "5"}
     )
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
+
+
+def stored_ratings(client) -> int:
+    return len(client.application.extensions["movies"].store)
+
+
+def test_a_forged_cross_site_post_without_session_or_token_is_refused(client):
+    # What `curl -d user_id=victim -d item_id=h4 -d rating=1 .../ratings` sends.
+    response = client.post("/ratings", data={"user_id": "victim", "item_id": "h4", "rating": "1"})
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("sent", ["", None])
+def test_a_session_without_a_token_never_matches(client, sent):
+    client.post("/new")  # a session, but no page with a form was ever shown
+    form = {"user_id": "3", "item_id": "h4", "rating": "5"}
+    if sent is not None:
+        form["csrf_token"] = sent
+    response = client.post("/ratings", data=form)
+    assert response.status_code == 400
+    assert "no form token" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
+
+
+@pytest.mark.parametrize("sent", ["", "é", "\u2603" * 43])
+def test_a_wrong_or_non_ascii_token_is_refused_not_a_crash(client, sent):
+    csrf_of(client)  # the session now has a token
+    form = {"csrf_token": sent, "user_id": "3", "item_id": "h4", "rating": "5"}
+    response = client.post("/ratings", data=form)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert stored_ratings(client) == 0
 
 
 @pytest.mark.parametrize(
@@ -128,6 +163,33 @@ def test_bad_ratings_are_refused(client, changes, status):
 def test_rating_never_redirects_off_site(client, target):
     response = rate(client, "3", "h4", 4, next=target)
     assert response.headers["Location"].startswith("/recommendations?user_id=3")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/recommendations?user_id=3\r\nSet-Cookie: x=1",  # header injection
+        "/movies?item_id=h4\n",
+        "/\t/evil.example/",  # browsers drop the tab: //evil.example/
+        "/a\x00b",
+        "/a\x7fb",
+        "/a\x85b",  # a C1 control character
+        "javascript:alert(1)",
+        "movies?item_id=h4",  # relative, not a path
+        "/" + "a" * 5000,
+    ],
+)
+def test_an_unsafe_next_falls_back_to_the_users_list_and_the_rating_is_kept(client, target):
+    response = rate(client, "3", "h4", 4, next=target)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recommendations?user_id=3"
+    assert client.application.extensions["movies"].store.for_user("3")[0].rating == 4.0
+
+
+def test_a_local_next_with_non_ascii_text_is_kept_percent_encoded(client):
+    response = rate(client, "3", "h4", 4, next="/recommendations?user_id=ünï")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recommendations?user_id=%C3%BCn%C3%AF"
 
 
 def test_on_personalize_a_rating_is_sent_with_put_events(make_app):
@@ -208,6 +270,17 @@ def test_the_genre_filter_keeps_n_movies_of_that_genre(client):
                 "Some Like It Hot", "Tootsie"}
     assert set(titles) <= comedies
     assert '<option value="Comedy" selected>' in html
+
+
+HORROR_TITLES = {"Alien", "Halloween", "The Shining", "Psycho", "The Thing", "Scream"}
+
+
+def test_a_user_without_ratings_gets_popular_movies_of_the_chosen_genre(client):
+    html = client.get("/recommendations?user_id=nobody&n=4&genre=Horror").get_data(as_text=True)
+    assert "Popular movies" in html
+    titles = card_titles(html)
+    assert len(titles) == 4 and set(titles) <= HORROR_TITLES
+    assert '<option value="Horror" selected>' in html
 
 
 def test_an_unknown_genre_is_a_400(client):
