@@ -28,6 +28,7 @@ set -m  # the background job gets its own process group, so one kill stops make 
   printf '%6s s  %s\n' "$(seconds)" "$line"
 done >"$work/run.log") &
 job=$!
+disown "$job"  # no 'Terminated' notice when it is stopped at the end
 trap 'kill -- -$job 2>/dev/null || true; rm -rf "$work"' EXIT
 
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; do
