@@ -17,9 +17,15 @@ GOAL := $(or $(firstword $(MAKECMDGOALS)),run)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-# pip with one line per package it fetches instead of its full log (errors still show in full).
-PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
-PIP_PROGRESS := awk '/^(Collecting|Processing) /{n = split($$2, p, "/"); print "  " p[n]; fflush()}'
+# pip, showing one line per package instead of its whole log (errors still show in full).
+# -u: unbuffered, so each line shows up as pip gets to it, not all at once at the end.
+PIP_INSTALL := $(BIN)/python -u -m pip install --disable-pip-version-check --progress-bar off
+PIP_PROGRESS := awk '\
+	/^Collecting / { print "  " $$2 } \
+	/^Processing / { n = split($$2, path, "/"); split(path[n], wheel, "-"); \
+		print "  " wheel[1] (wheel[2] ? "-" wheel[2] : "") } \
+	/^Installing collected packages/ { print "  unpacking them into $(VENV)" } \
+	{ fflush() }'
 
 # $(call require_python,INTERPRETER,ADVICE): stop with a clear message unless INTERPRETER is
 # Python $(MIN_PYTHON) or newer. Written so that even Python 2 gets to print the message.
