@@ -17,15 +17,12 @@ GOAL := $(or $(firstword $(MAKECMDGOALS)),run)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-# pip, showing one line per package instead of its whole log (errors still show in full).
-# -u: unbuffered, so each line shows up as pip gets to it, not all at once at the end.
+# pip, showing one line per package as it gets to it instead of its whole log (errors still
+# show in full). -u, and bash's read rather than awk, so that lines aren't held in a buffer.
 PIP_INSTALL := $(BIN)/python -u -m pip install --disable-pip-version-check --progress-bar off
-PIP_PROGRESS := awk '\
-	/^Collecting / { print "  " $$2 } \
-	/^Processing / { n = split($$2, path, "/"); split(path[n], wheel, "-"); \
-		print "  " wheel[1] (wheel[2] ? "-" wheel[2] : "") } \
-	/^Installing collected packages/ { print "  unpacking them into $(VENV)" } \
-	{ fflush() }'
+PIP_PROGRESS := while read -r verb what rest; do case "$$verb $$what" in \
+	Collecting*|Processing*) echo "  $${what\#\#*/}" ;; \
+	"Installing collected") echo "  unpacking them into $(VENV)" ;; esac; done
 
 # $(call require_python,INTERPRETER,ADVICE): stop with a clear message unless INTERPRETER is
 # Python $(MIN_PYTHON) or newer. Written so that even Python 2 gets to print the message.
