@@ -3,6 +3,7 @@
 # `make run`, and time it until http://127.0.0.1:$PORT/ answers 200.
 #   bench/first_page.sh                      # PORT=8080 unless set
 #   PORT=8093 PIP_NO_CACHE_DIR=1 bench/first_page.sh
+#   REV=0edd684 bench/first_page.sh          # an older commit, for comparison
 # `make run`'s output is printed afterwards, each line with the seconds since the start, which
 # shows where the time went (venv, pip, start-up).
 set -euo pipefail
@@ -17,6 +18,7 @@ fi
 work=$(mktemp -d)
 git clone -q "$source_dir" "$work/p"
 cd "$work/p"
+git checkout -q "${REV:-HEAD}"
 
 start=${EPOCHREALTIME/./}  # microseconds
 seconds() {
