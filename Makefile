@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 GOAL := $(or $(firstword $(MAKECMDGOALS)),run)
+NEWER_PYTHON := Install a newer one and name it: make $(GOAL) PYTHON=python3.12
 
 # bash for pipefail: pip's output goes through a filter, and pip's failure must still stop make.
 SHELL := bash
@@ -50,18 +51,18 @@ lint: $(DEV_STAMP)
 
 # Says whether $(PYTHON) is new enough; the first `make run` or `make test` checks it too.
 check-python:
-	@$(call require_python,$(PYTHON),Install a newer one and name it: make $(GOAL) PYTHON=python3.12)
-	@echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'): fine"
+	@$(call require_python,$(PYTHON),$(NEWER_PYTHON))
+	@$(PYTHON) -c 'import platform; print("$(PYTHON) is Python", platform.python_version())'
 
 # A venv that failed half-way (no ensurepip, say) is removed, so the next run starts afresh.
 $(BIN)/python:
-	@$(call require_python,$(PYTHON),Install a newer one and name it: make $(GOAL) PYTHON=python3.12)
+	@$(call require_python,$(PYTHON),$(NEWER_PYTHON))
 	@echo "Creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(APP_STAMP): requirements.txt | $(BIN)/python
 	@$(call require_python,$(BIN)/python,$(VENV) is from an older Python: make clean and try again)
-	@echo "Installing the app's dependencies (requirements.txt); first run only, about 20 s:"
+	@echo "Installing what the app needs (requirements.txt); first run only, usually under a minute:"
 	@$(PIP_INSTALL) -r requirements.txt | $(PIP_PROGRESS)
 	@touch $@
 
