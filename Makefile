@@ -1,27 +1,75 @@
 # Two commands on a fresh clone: `make run` serves the app, `make test` runs the checks.
-# Each creates .venv and installs the pinned requirements the first time.
+# The first run creates .venv; `run` installs what serving needs (requirements.txt), `test` adds
+# the test tools (requirements-dev.txt). Each is installed once, so neither reinstalls the other's.
+# Another interpreter: make run PYTHON=python3.12
 PYTHON ?= python3
+# The oldest Python that every pin installs on (the highest Requires-Python among them: numpy,
+# scipy, hypothesis). README.md and pyproject.toml say the same; tests/test_project_files.py
+# checks that they agree with each other and with the pins.
+MIN_PYTHON := 3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
+DEV_STAMP := $(VENV)/.installed-dev
+GOAL := $(or $(firstword $(MAKECMDGOALS)),run)
+NEWER_PYTHON := Install a newer one and name it: make $(GOAL) PYTHON=python3.12
 
-.PHONY: run test lint train evaluate bench clean
+# bash for pipefail: pip's output goes through a filter, and pip's failure must still stop make.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
 
-$(STAMP): requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	touch $(STAMP)
+# pip, showing one line per package as it gets to it instead of its whole log (errors still
+# show in full). -u, and bash's read rather than awk, so that lines aren't held in a buffer.
+# --no-compile: byte-compiling every installed module took half of pip's time; Python compiles
+# the few the app imports on its first start instead (about 2 s).
+PIP_INSTALL := $(BIN)/python -u -m pip install --disable-pip-version-check --progress-bar off \
+	--no-compile
+PIP_PROGRESS := while read -r verb what rest; do case "$$verb $$what" in \
+	Collecting*|Processing*) echo "  $${what\#\#*/}" ;; \
+	"Installing collected") echo "  unpacking them into $(VENV)" ;; esac; done
 
-run: $(STAMP)
+# $(call require_python,INTERPRETER,ADVICE): stop with a clear message unless INTERPRETER is
+# Python $(MIN_PYTHON) or newer. Written so that even Python 2 gets to print the message.
+require_python = command -v $(1) >/dev/null || { \
+	echo "Python $(MIN_PYTHON) or newer is needed; $(1) was not found. $(2)" >&2; exit 1; }; \
+	$(1) -c 'import sys; found = "%d.%d.%d" % tuple(sys.version_info[:3]); \
+	needed = tuple(int(part) for part in "$(MIN_PYTHON)".split(".")); \
+	sys.exit(None if tuple(sys.version_info[:2]) >= needed else \
+	"Python $(MIN_PYTHON) or newer is needed; found %s ($(1)). $(2)" % found)'
+
+.PHONY: run test lint check-python clean
+
+run: $(APP_STAMP)
 	$(BIN)/python app.py
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+
+# Says whether $(PYTHON) is new enough; the first `make run` or `make test` checks it too.
+check-python:
+	@$(call require_python,$(PYTHON),$(NEWER_PYTHON))
+	@$(PYTHON) -c 'import platform; print("$(PYTHON) is Python", platform.python_version())'
+
+# A venv that failed half-way (no ensurepip, say) is removed, so the next run starts afresh.
+$(BIN)/python:
+	@$(call require_python,$(PYTHON),$(NEWER_PYTHON))
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+
+$(APP_STAMP): requirements.txt | $(BIN)/python
+	@$(call require_python,$(BIN)/python,$(VENV) is from an older Python: make clean and try again)
+	@echo "Installing what the app needs (requirements.txt); first run only, usually under a minute:"
+	@$(PIP_INSTALL) -r requirements.txt | $(PIP_PROGRESS)
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(APP_STAMP)
+	@echo "Installing the test tools (requirements-dev.txt); first run only:"
+	@$(PIP_INSTALL) -r requirements-dev.txt | $(PIP_PROGRESS)
+	@touch $@
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
