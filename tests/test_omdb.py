@@ -26,6 +26,7 @@ import requests
 import responses
 from responses import matchers
 
+import config
 import omdb
 from dataset import Movie
 from omdb import MovieDetails, OmdbClient, build_session, normalise_imdb_id
@@ -696,3 +697,14 @@ def test_an_unreachable_redis_gives_placeholders_and_a_warning_without_the_url(
     assert len(mocked.calls) == 0  # no OMDb request whose answer could not be kept
     assert caplog.text.count("OMDb cache unavailable (ConnectionError)") == 1
     assert "hunter2" not in caplog.text and KEY not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["", "redis://127.0.0.1:6379/0", "rediss://cache:6380/1"])
+def test_cache_url_setting_takes_redis_urls_or_nothing(url):
+    assert config.from_environment({"CACHE_URL": url})["CACHE_URL"] == url
+
+
+def test_cache_url_setting_rejects_other_urls_without_repeating_them():
+    with pytest.raises(config.ConfigError, match="CACHE_URL: expected a Redis URL") as caught:
+        config.from_environment({"CACHE_URL": "postgres://user:s3cr3t@db/cache"})
+    assert "s3cr3t" not in str(caught.value)
