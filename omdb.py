@@ -175,7 +175,7 @@ class _Breaker:
 
 
 Query = tuple[tuple[str, str], ...]
-_Entry = tuple["MovieDetails | None", "datetime | None"]  # details, when the cached answer expires
+_Entry = tuple[MovieDetails | None, datetime | None]  # details, when the cached answer expires
 
 
 class _Recent:
