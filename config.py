@@ -73,6 +73,13 @@ def _recipe(value: str) -> str:
     return value
 
 
+def _cache_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.lower().startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://...")
+    return value
+
+
 # The embedded engine's recipes, named after Personalize's (engine.RECIPES; not imported here,
 # so reading settings doesn't load numpy and implicit).
 RECIPES = ("user-personalization", "sims", "popularity-count")
@@ -91,6 +98,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PERSONALIZE_TRACKING_ID": ("", _text),
     "AWS_REGION": ("", _text),
     "OMDB_API_KEY": ("", _text),
+    "CACHE_URL": ("", _cache_url),
     "NUM_RESULTS": (10, _num_results),
     "HOST": ("127.0.0.1", _text),
     "PORT": (8080, _port),

@@ -1,24 +1,33 @@
 """OMDb enrichment: poster, plot and credits for catalogue movies, fetched concurrently and cached.
 
+A page costs one OMDb round trip at most: cached answers are read on the calling thread, and all
+the misses are sent at once on a long-lived pool sized for the largest page. The cache is SQLite
+under instance/ by default, or Redis when a cache URL is set.
+
 The API key travels only as the ``apikey`` query parameter. requests-cache is told to ignore it,
-so it is neither part of a cache key nor written to the SQLite file, and this module never logs a
+so it is neither part of a cache key nor written to the cache, and this module never logs a
 requests exception's text (it holds the full URL, key included), only the exception's class name.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 import requests_cache
+from requests.adapters import HTTPAdapter
 
 from dataset import Movie
 
@@ -26,6 +35,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://www.omdbapi.com/"
 CACHE_EXPIRY = timedelta(days=30)
+# The largest page (NUM_RESULTS and the n parameter stop at 100): its lookups all go at once.
+MAX_CONCURRENT = 100
+# Parsed answers kept in memory per process (about 1 KB each); older ones are read from the cache.
+RECENT_ANSWERS = 4096
+# A cache that does not answer within this many seconds counts as down, like OMDb would.
+CACHE_TIMEOUT = 2.0
+# What a cache backend raises when its file or server is unusable.
+CACHE_ERRORS = (sqlite3.Error, redis.RedisError, OSError)
 
 # Answers about the movie itself: asking again tomorrow gives the same reply, so they are cached.
 NOT_FOUND_ERRORS = frozenset({"Movie not found!", "Incorrect IMDb ID."})
@@ -98,9 +115,17 @@ def is_cacheable(response: requests.Response) -> bool:
 
 
 def build_session(
-    cache_path: str | Path | None, *, expire_after: timedelta = CACHE_EXPIRY
+    cache_path: str | Path | None,
+    *,
+    cache_url: str = "",
+    expire_after: timedelta = CACHE_EXPIRY,
+    pool_size: int = MAX_CONCURRENT,
 ) -> requests_cache.CachedSession:
-    """A session caching OMDb answers in SQLite at cache_path (in memory when None)."""
+    """A session caching OMDb answers in Redis at cache_url, else SQLite at cache_path (or memory).
+
+    Its connection pool keeps pool_size connections to OMDb, so a page's concurrent lookups
+    neither wait for one nor open and then discard extra ones.
+    """
     settings: dict[str, Any] = {
         "expire_after": expire_after,
         "allowable_codes": (200,),
@@ -110,11 +135,24 @@ def build_session(
         "ignored_parameters": ["apikey"],
         # No stale_if_error: requests-cache then logs a traceback whose text holds the URL.
     }
-    if cache_path is None:
-        return requests_cache.CachedSession(backend="memory", **settings)
-    path = Path(cache_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return requests_cache.CachedSession(str(path), backend="sqlite", **settings)
+    if cache_url:
+        connection = redis.Redis.from_url(
+            cache_url, socket_timeout=CACHE_TIMEOUT, socket_connect_timeout=CACHE_TIMEOUT
+        )
+        backend: Any = requests_cache.RedisCache(namespace="omdb", connection=connection)
+        session = requests_cache.CachedSession(backend=backend, **settings)
+    elif cache_path is None:
+        session = requests_cache.CachedSession(backend="memory", **settings)
+    else:
+        path = Path(cache_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL: a commit needs no fsync, so a cold page's answers are not written one disk sync
+        # after another, and readers (other workers) do not wait for a writer.
+        session = requests_cache.CachedSession(str(path), backend="sqlite", wal=True, **settings)
+    adapter = HTTPAdapter(pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class _Breaker:
@@ -136,6 +174,44 @@ class _Breaker:
             logger.warning(warning)
 
 
+Query = tuple[tuple[str, str], ...]
+_Entry = tuple[MovieDetails | None, datetime | None]  # details, when the cached answer expires
+
+
+class _Recent:
+    """The latest answers that are in the cache, parsed, so a page seen again reads no cache.
+
+    Reading and parsing a cached answer costs more than rendering its card. This copy is bounded,
+    holds only what the cache holds (never errors), and each entry expires with its cached answer,
+    so the cache stays the source of truth.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Query, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: Query) -> tuple[bool, MovieDetails | None]:
+        """(True, details) when known and unexpired, else (False, None)."""
+        with self._lock:
+            item = self._items.get(query)
+            if item is None:
+                return False, None
+            details, expires = item
+            if expires is not None and expires <= datetime.now(timezone.utc):
+                del self._items[query]
+                return False, None
+            self._items.move_to_end(query)
+            return True, details
+
+    def put(self, query: Query, details: MovieDetails | None, expires: datetime | None) -> None:
+        with self._lock:
+            self._items[query] = (details, expires)
+            self._items.move_to_end(query)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class OmdbClient:
     """Looks movies up on OMDb; without an API key it is disabled and never touches the network."""
 
@@ -145,8 +221,9 @@ class OmdbClient:
         *,
         session: requests.Session | None = None,
         cache_path: str | Path | None = None,
+        cache_url: str = "",
         timeout: tuple[float, float] = (3.05, 5.0),
-        max_workers: int = 8,
+        max_workers: int = MAX_CONCURRENT,
         base_url: str = DEFAULT_BASE_URL,
     ) -> None:
         self._api_key = (api_key or "").strip() or None
@@ -155,7 +232,13 @@ class OmdbClient:
         self._base_url = base_url
         # Build (and create the cache file) only when the client can be used.
         self._owns_session = session is None and self._api_key is not None
-        self._session = build_session(cache_path) if self._owns_session else session
+        if self._owns_session:
+            session = build_session(cache_path, cache_url=cache_url, pool_size=self._max_workers)
+        self._session = session
+        self._recent = _Recent(RECENT_ANSWERS)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OmdbClient(enabled={self.enabled}, base_url={self._base_url!r})"
@@ -166,23 +249,72 @@ class OmdbClient:
 
     def lookup(self, movie: Movie) -> MovieDetails | None:
         """OMDb's details for one movie; None when there are none or OMDb cannot be asked."""
-        return self._lookup(movie, _Breaker())
+        return self.details([movie])[movie.item_id]
 
     def details(self, movies: Sequence[Movie]) -> dict[str, MovieDetails | None]:
-        """Details for each movie, keyed by item_id; the lookups run concurrently."""
+        """Details for each movie, keyed by item_id: cached ones at once, the rest concurrently."""
         unique = list({movie.item_id: movie for movie in movies}.values())
         if not self.enabled or not unique:
             return {movie.item_id: None for movie in unique}
         breaker = _Breaker()
-        workers = min(self._max_workers, len(unique))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="omdb") as pool:
-            found = list(pool.map(lambda movie: self._lookup(movie, breaker), unique))
-        return {movie.item_id: result for movie, result in zip(unique, found, strict=True)}
+        found: dict[str, MovieDetails | None] = {}
+        misses: list[Movie] = []
+        for movie in unique:
+            known, details = self._recent.get(self._query(movie))
+            if not known:
+                known, details = self._cached(movie, breaker)
+            if known:
+                found[movie.item_id] = details
+            else:
+                misses.append(movie)
+        found.update(self._fetch(misses, breaker))
+        return {movie.item_id: found[movie.item_id] for movie in unique}
 
     def close(self) -> None:
-        """Close the session (and its cache file) if this client created it."""
+        """Stop the lookup threads; close the session (and its cache) if this client made it."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
         if self._owns_session and self._session is not None:
             self._session.close()
+
+    def _cached(self, movie: Movie, breaker: _Breaker) -> tuple[bool, MovieDetails | None]:
+        """(True, details) from an unexpired cached answer, read here: no thread, no request."""
+        cache = getattr(self._session, "cache", None)  # an injected plain Session has none
+        if cache is None or breaker.is_open:
+            return False, None
+        # The key requests-cache gives this request when the session sends it (apikey ignored).
+        request = requests.Request("GET", self._base_url, params=self._params(movie)).prepare()
+        try:
+            response = cache.get_response(cache.create_key(request))
+        except CACHE_ERRORS as exc:
+            _cache_failed(exc, breaker)
+            return False, None
+        if response is None or response.is_expired:
+            return False, None
+        return True, self._read_and_remember(response, movie, breaker)
+
+    def _fetch(self, movies: list[Movie], breaker: _Breaker) -> dict[str, MovieDetails | None]:
+        """Ask OMDb about all the movies at once: one round trip for the page, not one each."""
+        if breaker.is_open:
+            return {movie.item_id: None for movie in movies}
+        if len(movies) <= 1:  # nothing to overlap with: no thread hop
+            return {movie.item_id: self._lookup(movie, breaker) for movie in movies}
+        pool = self._executor()
+        futures = [pool.submit(self._lookup, movie, breaker) for movie in movies]
+        return {
+            movie.item_id: future.result() for movie, future in zip(movies, futures, strict=True)
+        }
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """One pool per process, reused by every page; a forked worker makes its own."""
+        with self._pool_lock:
+            # Threads do not survive fork: a pool inherited from the parent would never run.
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="omdb")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     def _lookup(self, movie: Movie, breaker: _Breaker) -> MovieDetails | None:
         if not self.enabled or breaker.is_open:
@@ -197,18 +329,32 @@ class OmdbClient:
             # Unreachable now means unreachable for the rest of this page too: don't wait again.
             breaker.trip()
             return None
-        return self._read(response, movie, breaker)
+        except CACHE_ERRORS as exc:
+            _cache_failed(exc, breaker)
+            return None
+        return self._read_and_remember(response, movie, breaker)
+
+    def _read_and_remember(
+        self, response: requests.Response, movie: Movie, breaker: _Breaker
+    ) -> MovieDetails | None:
+        details = self._read(response, movie, breaker)
+        # Only what requests-cache holds (it set cache_key), never an error; None never expires.
+        if getattr(response, "cache_key", None):
+            self._recent.put(self._query(movie), details, getattr(response, "expires", None))
+        return details
 
     def _params(self, movie: Movie) -> dict[str, str]:
-        params = {"apikey": self._api_key or ""}
+        return {"apikey": self._api_key or "", **dict(self._query(movie))}
+
+    def _query(self, movie: Movie) -> Query:
+        """What identifies the movie to OMDb, without the key."""
         imdb_id = normalise_imdb_id(movie.imdb_id)
         if imdb_id:
-            params["i"] = imdb_id
-            return params
-        params.update(t=_ALTERNATIVE_TITLE.sub("", movie.title) or movie.title, type="movie")
+            return (("i", imdb_id),)
+        query = [("t", _ALTERNATIVE_TITLE.sub("", movie.title) or movie.title), ("type", "movie")]
         if movie.year:
-            params["y"] = str(movie.year)
-        return params
+            query.append(("y", str(movie.year)))
+        return tuple(query)
 
     def _read(
         self, response: requests.Response, movie: Movie, breaker: _Breaker
@@ -241,6 +387,11 @@ def normalise_imdb_id(value: str | None) -> str | None:
     """Accept "tt0114709", "0114709" or "114709" (MovieLens drops the zeros); else None."""
     match = _IMDB_ID.match((value or "").strip())
     return f"tt{match[1].zfill(7)}" if match else None
+
+
+def _cache_failed(exc: Exception, breaker: _Breaker) -> None:
+    # A Redis error's text can name the server; the class name says enough.
+    breaker.trip(f"OMDb cache unavailable ({type(exc).__name__}); pages go without OMDb details")
 
 
 def _failure(exc: requests.RequestException) -> str:

@@ -290,6 +290,7 @@ class Services:
         return OmdbClient(
             self._settings["OMDB_API_KEY"] or None,
             cache_path=self._instance / "omdb-cache.sqlite",
+            cache_url=self._settings["CACHE_URL"],
         )
 
     def _build_embedded(self) -> Any:

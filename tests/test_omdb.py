@@ -1,21 +1,35 @@
-"""OmdbClient against a mocked OMDb (the responses library): lookups, caching, failures, secrecy."""
+"""OmdbClient against a mocked OMDb (the responses library): lookups, caching, failures, secrecy.
+
+Concurrency is checked against a fake OMDb on loopback, and the Redis cache against a private
+redis-server (Debian's package; those tests skip without it).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import redis
 import requests
 import responses
 from responses import matchers
 
+import config
+import omdb
 from dataset import Movie
-from omdb import MovieDetails, OmdbClient, normalise_imdb_id
+from omdb import MovieDetails, OmdbClient, build_session, normalise_imdb_id
 
 BASE_URL = "https://www.omdbapi.com/"
 KEY = "s3cr3t-k3y-4711"
@@ -209,12 +223,14 @@ def test_the_key_is_not_stored_in_the_cache_file(mocked, make_client, cache_file
     answer(mocked, NOT_FOUND, t="No Such Film")
     client = make_client()
     client.details([MATRIX, UNKNOWN])
+    # The write-ahead log beside the file too, while open and after the close folds it in.
+    while_open = b"".join(path.read_bytes() for path in cache_file.parent.iterdir())
     client.close()
+    stored = b"".join(path.read_bytes() for path in cache_file.parent.iterdir())
 
-    stored = cache_file.read_bytes()
-
-    assert b"tt0133093" in stored  # the answers were written ...
-    assert KEY.encode() not in stored  # ... but not the key
+    for written in (while_open, stored):
+        assert b"tt0133093" in written  # the answers were written ...
+        assert KEY.encode() not in written  # ... but not the key
 
 
 @pytest.mark.parametrize(
@@ -405,3 +421,290 @@ def test_each_request_carries_the_connect_and_read_timeout(make_client):
     make_client(session=TimeoutSpy(), timeout=(1.5, 4.0)).details([MATRIX, HEAT])
 
     assert seen == [(1.5, 4.0), (1.5, 4.0)]
+
+
+# --- a page costs one round trip ---------------------------------------------------------------
+
+
+class FakeOmdb(ThreadingHTTPServer):
+    """OMDb on loopback that holds each answer until `expected` requests are in flight at once.
+
+    Lookups sent all together are answered at once; lookups sent a few at a time wait `patience`
+    seconds, and the highest number seen in flight tells how many went together.
+    """
+
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog (5) would refuse a page's simultaneous connects
+
+    def __init__(self, expected: int, patience: float = 1.0) -> None:
+        super().__init__(("127.0.0.1", 0), _FakeOmdbHandler)
+        self.expected = expected
+        self.patience = patience
+        self.requests = 0
+        self.connections = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.condition = threading.Condition()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def answer_when_all_are_in(self) -> None:
+        with self.condition:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.condition.notify_all()
+            # Wait for the rest of this group of `expected` (counted by arrival, so that an early
+            # leaver cannot hold back the others).
+            group_end = -(-self.requests // self.expected) * self.expected
+            self.condition.wait_for(lambda: self.requests >= group_end, self.patience)
+
+    def leave(self) -> None:
+        with self.condition:
+            self.in_flight -= 1
+
+
+class _FakeOmdbHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so connections can be counted and reused
+    disable_nagle_algorithm = True
+    server: FakeOmdb
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.condition:
+            self.server.connections += 1
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.answer_when_all_are_in()
+        try:
+            title = parse_qs(urlsplit(self.path).query)["t"][0]
+            body = json.dumps({**MATRIX_BODY, "Title": title}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        finally:
+            self.server.leave()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_omdb() -> Iterator[Callable[[int], FakeOmdb]]:
+    servers: list[FakeOmdb] = []
+
+    def start(expected: int) -> FakeOmdb:
+        server = FakeOmdb(expected)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def films(count: int, first: int = 0) -> list[Movie]:
+    return [Movie(str(n), f"Film {n}", 2000) for n in range(first, first + count)]
+
+
+def test_a_cold_page_of_50_sends_all_its_lookups_at_once(make_client, fake_omdb, caplog):
+    caplog.set_level(logging.WARNING)
+    fake = fake_omdb(50)
+    client = make_client(base_url=fake.url)
+
+    found = client.details(films(50))
+    assert fake.max_in_flight == 50
+    assert all(details is not None for details in found.values())
+
+    # A second cold page reuses the 50 connections: the pool keeps them all, none is discarded.
+    client.details(films(50, first=50))
+    assert fake.requests == 100 and fake.connections == 50
+    assert "Connection pool is full" not in caplog.text
+
+
+def test_pages_share_one_long_lived_pool_of_lookup_threads(make_client, fake_omdb, monkeypatch):
+    pools: list[Any] = []
+
+    class CountedPool(omdb.ThreadPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(omdb, "ThreadPoolExecutor", CountedPool)
+    fake = fake_omdb(10)
+    client = make_client(base_url=fake.url)
+
+    client.details(films(10))
+    client.details(films(10, first=10))
+
+    assert fake.max_in_flight == 10
+    assert len(pools) == 1 and pools[0]._max_workers == omdb.MAX_CONCURRENT  # sized for 100
+
+
+class NoThreads:
+    """Stands in for ThreadPoolExecutor where a page must not use a thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a thread pool was made for a page served from the cache")
+
+
+def test_a_warm_page_sends_nothing_and_uses_no_thread(mocked, make_client, monkeypatch):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, HEAT_BODY, t="Heat")
+    answer(mocked, NOT_FOUND, t="No Such Film")
+    first = make_client()
+    cold = first.details([MATRIX, HEAT, UNKNOWN])
+    first.close()
+    monkeypatch.setattr(omdb, "ThreadPoolExecutor", NoThreads)
+
+    # A new client (another worker) reads the cache file; the same client reads its own memory.
+    again = make_client()
+    assert again.details([MATRIX, HEAT, UNKNOWN]) == cold
+    assert again.details([MATRIX, HEAT, UNKNOWN]) == cold
+    assert len(mocked.calls) == 3
+
+
+def test_a_page_with_some_cached_movies_asks_only_for_the_others(mocked, make_client):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, HEAT_BODY, t="Heat")
+    client = make_client()
+    client.lookup(MATRIX)
+
+    found = client.details([MATRIX, HEAT])
+
+    assert [query(call) for call in mocked.calls] == [
+        {"apikey": KEY, "i": "tt0133093"},
+        {"apikey": KEY, "t": "Heat", "y": "1995", "type": "movie"},
+    ]
+    assert found["2571"].imdb_id == "tt0133093" and found["6"].imdb_id == "tt0113277"
+
+
+def test_an_expired_answer_is_asked_for_again(mocked, cache_file):
+    answer(mocked, MATRIX_BODY)
+    answer(mocked, {**MATRIX_BODY, "imdbRating": "9.0"})
+    session = build_session(cache_file, expire_after=timedelta(milliseconds=200))
+    client = OmdbClient(KEY, session=session)
+
+    assert client.lookup(MATRIX).imdb_rating == "8.7"
+    assert client.lookup(MATRIX).imdb_rating == "8.7"
+    time.sleep(0.3)
+    assert client.lookup(MATRIX).imdb_rating == "9.0"
+    assert len(mocked.calls) == 2
+    session.close()
+
+
+# --- the cache on Redis --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free loopback port, for this module; yields its URL."""
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    process = subprocess.Popen(
+        [*args, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    connection = redis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                connection.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        connection.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """The private Redis, emptied before each test."""
+    connection = redis.Redis.from_url(redis_server)
+    connection.flushall()
+    connection.close()
+    yield redis_server
+
+
+def everything_in(url: str) -> bytes:
+    """Every key and value in a Redis database, as one byte string."""
+    connection = redis.Redis.from_url(url)
+    stored = []
+    for key in connection.scan_iter():
+        stored.append(key)
+        kind = connection.type(key)
+        if kind == b"string":
+            stored.append(connection.get(key))
+        elif kind == b"hash":
+            for field, value in connection.hgetall(key).items():
+                stored += [field, value]
+        else:
+            raise AssertionError(f"unexpected Redis type {kind!r} for {key!r}")
+    connection.close()
+    return b"\n".join(stored)
+
+
+# requests-cache 1.3 stores with SETEX, which redis-py 8 marks deprecated (it still works).
+@pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
+def test_with_a_cache_url_answers_are_cached_in_redis_without_the_key(
+    mocked, make_client, redis_url, cache_file
+):
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    answer(mocked, NOT_FOUND, t="No Such Film")
+    first = make_client(cache_url=redis_url)
+    found = first.details([MATRIX, UNKNOWN])
+
+    stored = everything_in(redis_url)
+    assert b"tt0133093" in stored  # the answers went to Redis ...
+    assert KEY.encode() not in stored  # ... without the key
+    assert not cache_file.exists()  # and not to the SQLite file
+
+    # Another worker or machine with the same URL is served from Redis.
+    assert make_client(cache_url=redis_url).details([MATRIX, UNKNOWN]) == found
+    assert len(mocked.calls) == 2
+
+
+def test_an_unreachable_redis_gives_placeholders_and_a_warning_without_the_url(
+    mocked, make_client, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="omdb")
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
+
+    found = make_client(cache_url=url).details([MATRIX, HEAT])
+
+    assert found == {"2571": None, "6": None}
+    assert len(mocked.calls) == 0  # no OMDb request whose answer could not be kept
+    assert caplog.text.count("OMDb cache unavailable (ConnectionError)") == 1
+    assert "hunter2" not in caplog.text and KEY not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["", "redis://127.0.0.1:6379/0", "rediss://cache:6380/1"])
+def test_cache_url_setting_takes_redis_urls_or_nothing(url):
+    assert config.from_environment({"CACHE_URL": url})["CACHE_URL"] == url
+
+
+def test_cache_url_setting_rejects_other_urls_without_repeating_them():
+    with pytest.raises(config.ConfigError, match="CACHE_URL: expected a Redis URL") as caught:
+        config.from_environment({"CACHE_URL": "postgres://user:s3cr3t@db/cache"})
+    assert "s3cr3t" not in str(caught.value)
