@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _LINE_ENDS = np.array([ord("\n"), ord("\r")], dtype=np.uint8)
 _BLANKS = np.array([ord(" "), ord("\t")], dtype=np.uint8)
@@ -43,6 +45,9 @@ class Columns(NamedTuple):
 
 def read_columns(path: str | Path, layout: ColumnLayout) -> Columns | None:
     """The file's interactions as arrays, or None when only the exact reader may judge it."""
+    # Imported here: a start that finds its ratings cached, or a command, need not pay for it.
+    import pandas as pd
+
     data = Path(path).read_bytes()
     if _has_line_starting_with_blank(data):
         return None
@@ -79,6 +84,8 @@ def _optional(position: int | None) -> set[int]:
 
 
 def _checked(frame: pd.DataFrame, layout: ColumnLayout) -> Columns | None:
+    import pandas as pd
+
     times = frame[layout.time]
     # Anything but int64 means a cell int() may judge differently: "1.0", "1e3", "", "1_000".
     if times.dtype != np.int64:
