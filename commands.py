@@ -88,7 +88,8 @@ def validate_command(path: Path | None) -> None:
                    f"{DATA_DIR}/].")
 @click.option("--force", is_flag=True, help="Replace existing ratings.csv and items.csv.")
 def import_movielens_command(src_dir: Path, out_dir: Path | None, force: bool) -> None:
-    """Convert a MovieLens download (ml-latest-small, ml-25m, ml-100k) into this app's files."""
+    """Convert a MovieLens download (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) into this
+    app's files."""
     out_dir = out_dir or resolve_path(DATA_DIR)
     started = time.perf_counter()
     try:

@@ -10,6 +10,8 @@ The modules, each importing only those above it:
 - `csvfiles`: `DataFileError`, opening a CSV with a map of its header, cells, numbers, and a
   file's fingerprint.
 - `items`: `Movie`, `Catalog`, `parse_title` and `read_items`.
+- `columnar`: `read_columns`, the interactions' columns read by pandas' C reader, or None
+  where that might read a file differently from the row-by-row reader.
 - `interactions`: `Interactions`, `Interaction` and `read_interactions`, with its cache of
   parsed arrays (.npz).
 - `validation`: `validate_interactions`, checking a file against Personalize's import rules.

@@ -1,12 +1,14 @@
 """Interactions (the workshop's ratings.csv): `Interactions`, `Interaction`, `read_interactions`.
 
 USER_ID, ITEM_ID, TIMESTAMP (Unix seconds) and an optional RATING or Personalize's EVENT_VALUE,
-held as parallel arrays of codes. Parsing a large CSV takes seconds, so `read_interactions` can
-keep the parsed arrays in an .npz cache keyed by the file's fingerprint.
+held as parallel arrays of codes. `read_interactions` parses with pandas' C reader where that reads
+as the row-by-row reader would (see `columnar`), and can keep the parsed arrays in an .npz cache
+keyed by the file's fingerprint.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset.columnar import ColumnLayout, read_columns
 from dataset.csvfiles import DataFileError, file_fingerprint, open_csv, require_columns
 
 logger = logging.getLogger(__name__)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 def _encode(
@@ -150,8 +154,8 @@ class Interactions:
 def read_interactions(path: str | Path, cache_dir: str | Path | None = None) -> Interactions:
     """Read USER_ID, ITEM_ID, TIMESTAMP and optional RATING / EVENT_VALUE columns.
 
-    With `cache_dir`, the parsed arrays are kept there keyed by the file's fingerprint: parsing
-    a large CSV in Python takes seconds, loading the arrays a fraction of that.
+    With `cache_dir`, the parsed arrays are kept there keyed by the file's fingerprint: loading
+    them is faster still than parsing the CSV again.
     """
     fingerprint = file_fingerprint(path)
     cache = Path(cache_dir) / f"interactions-{fingerprint[:24]}.npz" if cache_dir else None
@@ -168,29 +172,55 @@ def read_interactions(path: str | Path, cache_dir: str | Path | None = None) -> 
 
 def _parse_interactions(path: str | Path, fingerprint: str) -> Interactions:
     rows, columns = open_csv(path)
+    rows.close()  # the header is all this pass needs
     require_columns(columns, ("USER_ID", "ITEM_ID", "TIMESTAMP"), path)
-    user_col, item_col, time_col = columns["USER_ID"], columns["ITEM_ID"], columns["TIMESTAMP"]
-    rating_col = columns.get("RATING", columns.get("EVENT_VALUE"))
+    layout = ColumnLayout(
+        columns["USER_ID"], columns["ITEM_ID"], columns["TIMESTAMP"],
+        columns.get("RATING", columns.get("EVENT_VALUE")),
+        width=max(columns.values()) + 1,  # a repeated name is mapped once, the last cell always
+    )
+    parsed = read_columns(path, layout)
+    if parsed is None:
+        # Something pandas reads differently from the rules below (an empty ID, a short row,
+        # a timestamp such as "1.0", a broken line): the exact reader decides, naming the line.
+        return _parse_rows(path, layout, fingerprint)
+    return Interactions(*parsed, source=str(path), fingerprint=fingerprint)
+
+
+def _parse_rows(path: str | Path, layout: ColumnLayout, fingerprint: str) -> Interactions:
+    """The reference reader, row by row: slow, exact, and the one that names a bad line."""
+    rows, _ = open_csv(path)
+    user_col, item_col, time_col, rating_col = layout.user, layout.item, layout.time, layout.rating
 
     def parsed() -> Iterator[tuple[str, str, float | None, int]]:
-        for line, row in enumerate(rows, start=2):
-            if not row:
-                continue
-            try:
+        line = 1
+        try:
+            for line, row in enumerate(rows, start=2):  # noqa: B007 - the error names it
+                if not row:
+                    continue
                 rating_text = row[rating_col].strip() if rating_col is not None else ""
+                timestamp = int(row[time_col])
+                if not _INT64_MIN <= timestamp <= _INT64_MAX:
+                    raise OverflowError  # no Unix time; it would fail later, without a line
                 yield (
                     row[user_col],
                     row[item_col],
                     float(rating_text) if rating_text else None,
-                    int(row[time_col]),
+                    timestamp,
                 )
-            except (IndexError, ValueError):
-                raise DataFileError(
-                    f"{path}:{line}: expected USER_ID, ITEM_ID, numeric RATING and an integer "
-                    f"TIMESTAMP; run `flask --app app data validate {path}` for details"
-                ) from None
+        except (IndexError, ValueError, OverflowError):
+            raise _bad_line(path, line) from None
+        except csv.Error:  # raised while reading the next row, before `line` counts it
+            raise _bad_line(path, line + 1) from None
 
     return Interactions.from_rows(parsed(), source=str(path), fingerprint=fingerprint)
+
+
+def _bad_line(path: str | Path, line: int) -> DataFileError:
+    return DataFileError(
+        f"{path}:{line}: expected USER_ID, ITEM_ID, numeric RATING and an integer "
+        f"TIMESTAMP; run `flask --app app data validate {path}` for details"
+    )
 
 
 def _save_parsed(interactions: Interactions, cache: Path) -> None:

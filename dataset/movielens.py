@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -20,12 +21,15 @@ ML100K_GENRES = (
 RATINGS_HEADER = ("USER_ID", "ITEM_ID", "RATING", "TIMESTAMP")
 ITEMS_HEADER = ("ITEM_ID", "TITLE", "YEAR", "GENRES", "IMDB_ID")
 _NO_GENRES = {"(no genres listed)", "unknown"}
+_GENRE_RENAMES = {"Children's": "Children"}  # ml-1m's spelling, as the newer files spell it
 _PROGRESS_EVERY = 100_000
 
 
 @dataclass(frozen=True)
 class ImportSummary:
-    layout: str  # "ml-latest" (ratings.csv, movies.csv, links.csv) or "ml-100k" (u.data, u.item)
+    # "ml-latest" (ratings.csv, movies.csv, links.csv), "ml-1m" or "ml-10m" (ratings.dat,
+    # movies.dat), or "ml-100k" (u.data, u.item)
+    layout: str
     ratings_path: Path
     items_path: Path
     ratings: int
@@ -42,19 +46,24 @@ def import_movielens(
 ) -> ImportSummary:
     """Convert a MovieLens download into OUT/ratings.csv and OUT/items.csv in this app's columns.
 
-    Understands ml-latest / ml-latest-small / ml-25m (ratings.csv, movies.csv, links.csv) and
-    ml-100k (u.data, u.item). `progress` is called with the number of ratings written since its
-    last call. Existing outputs are replaced only with `force`.
+    Understands ml-latest / ml-latest-small / ml-25m (ratings.csv, movies.csv, links.csv),
+    ml-1m and ml-10m (ratings.dat, movies.dat) and ml-100k (u.data, u.item). `progress` is
+    called with the number of ratings written since its last call. Existing outputs are replaced
+    only with `force`.
     """
     src, out = Path(src_dir), Path(out_dir)
     if (src / "ratings.csv").is_file() and (src / "movies.csv").is_file():
         layout, ratings, movies = "ml-latest", _latest_ratings(src), _latest_movies(src)
+    elif (src / "ratings.dat").is_file() and (src / "movies.dat").is_file():
+        layout = "ml-1m" if (src / "users.dat").is_file() else "ml-10m"
+        ratings, movies = _dat_ratings(src), _dat_movies(src)
     elif (src / "u.data").is_file() and (src / "u.item").is_file():
         layout, ratings, movies = "ml-100k", _ml100k_ratings(src), _ml100k_movies(src)
     else:
         raise DataFileError(
             f"{src}: not a MovieLens directory; expected ratings.csv and movies.csv "
-            "(ml-latest-small, ml-25m) or u.data and u.item (ml-100k)"
+            "(ml-latest-small, ml-25m), ratings.dat and movies.dat (ml-1m, ml-10m) or u.data and "
+            "u.item (ml-100k)"
         )
     ratings_path, items_path = out / "ratings.csv", out / "items.csv"
     existing = [str(path) for path in (ratings_path, items_path) if path.exists()]
@@ -136,6 +145,15 @@ def _ml100k_ratings(src: Path) -> Iterator[tuple[str, str, str, str]]:
                 yield _checked_rating(path, line, text.split())
 
 
+def _dat_ratings(src: Path) -> Iterator[tuple[str, str, str, str]]:
+    """ml-1m and ml-10m: UserID::MovieID::Rating::Timestamp."""
+    path = src / "ratings.dat"
+    with open(path, encoding=_encoding(path)) as handle:
+        for line, text in enumerate(handle, start=1):
+            if text.strip():
+                yield _checked_rating(path, line, text.strip().split("::"))
+
+
 def _checked_rating(path: Path, line: int, fields: list[str]) -> tuple[str, str, str, str]:
     """USER_ID, ITEM_ID, RATING, TIMESTAMP, after checking the shapes Personalize needs."""
     if len(fields) != 4 or not all(fields) or not is_number(fields[2]):
@@ -177,6 +195,35 @@ def _latest_imdb_ids(path: Path) -> dict[str, str]:
         # Read as text: the leading zeros are part of the ID ("0114709").
         imdb_ids[movie_id] = "tt" + imdb.zfill(7)
     return imdb_ids
+
+
+def _dat_movies(src: Path) -> Iterator[tuple[str, str, str, str, str]]:
+    """ml-1m and ml-10m: MovieID::Title::Genres, in Latin-1 (ml-1m) or UTF-8 (ml-10m)."""
+    path = src / "movies.dat"
+    with open(path, encoding=_encoding(path)) as handle:
+        for line, text in enumerate(handle, start=1):
+            fields = text.rstrip("\r\n").split("::")
+            if fields == [""]:
+                continue
+            if len(fields) < 3:
+                raise DataFileError(f"{path}:{line}: expected MovieID::Title::Genres")
+            title = "::".join(fields[1:-1])  # "::" is the separator, not expected in a title
+            genres = (_GENRE_RENAMES.get(genre, genre) for genre in fields[-1].split("|"))
+            yield _item_row(fields[0], title, genres, "")
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 when the whole file decodes as UTF-8, else Latin-1, which decodes any bytes."""
+    # MovieLens does not say: ml-1m's titles are Latin-1, ml-10m's UTF-8.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        try:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
 
 
 def _ml100k_movies(src: Path) -> Iterator[tuple[str, str, str, str, str]]:

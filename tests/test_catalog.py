@@ -497,6 +497,100 @@ def test_import_ml_100k_layout(tmp_path: Path):
     assert validate_interactions(out / "ratings.csv").ok
 
 
+def write_dat(path: Path, lines: list[str], encoding: str) -> None:
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+
+
+def write_ml_1m(directory: Path) -> Path:
+    """ml-1m's layout: "::"-separated, titles in Latin-1, users.dat beside the ratings."""
+    directory.mkdir()
+    write_dat(directory / "movies.dat", [
+        "1::Toy Story (1995)::Animation|Children's|Comedy",
+        "73::Misérables, Les (1995)::Drama|Musical",
+        "2571::Matrix, The (1999)::Action|Sci-Fi|Thriller",
+    ], "latin-1")
+    write_dat(directory / "users.dat", ["1::F::1::10::48067"], "latin-1")
+    write_dat(directory / "ratings.dat", [
+        f"{user}::{(1, 73, 2571)[n % 3]}::{1 + n % 5}::{978300760 + n}"
+        for user in range(1, 31) for n in range(40)
+    ], "latin-1")
+    return directory
+
+
+def write_ml_10m(directory: Path) -> Path:
+    """ml-10m's layout (ml-10M100K): the same "::" files in UTF-8, half stars, tags.dat."""
+    directory.mkdir()
+    write_dat(directory / "movies.dat", [
+        "29::City of Lost Children, The (Cité des enfants perdus, La) (1995)::Adventure|Fantasy",
+        "65130::Revolutionary Road (2008)::Drama|Romance",
+        "65133::Blackadder Back & Forth (1999)::(no genres listed)",
+    ], "utf-8")
+    write_dat(directory / "tags.dat", ["15::4973::excellent!::1215184630"], "utf-8")
+    write_dat(directory / "ratings.dat", [
+        f"{user}::{(29, 65130, 65133)[n % 3]}::{1 + n % 5}.5::{1230000000 + n}"
+        for user in range(1, 31) for n in range(40)
+    ], "utf-8")
+    return directory
+
+
+def test_import_ml_1m_layout_with_latin1_titles(tmp_path: Path):
+    out = tmp_path / "out"
+    summary = import_movielens(write_ml_1m(tmp_path / "ml-1m"), out)
+    assert (summary.layout, summary.ratings, summary.users, summary.movies, summary.imdb_ids) == (
+        "ml-1m", 1200, 30, 3, 0
+    )
+    assert (out / "items.csv").read_text(encoding="utf-8") == (
+        "ITEM_ID,TITLE,YEAR,GENRES,IMDB_ID\n"
+        "1,Toy Story,1995,Animation|Children|Comedy,\n"
+        "73,Les Misérables,1995,Drama|Musical,\n"
+        "2571,The Matrix,1999,Action|Sci-Fi|Thriller,\n"
+    )
+    ratings = (out / "ratings.csv").read_text().splitlines()
+    assert ratings[:3] == ["USER_ID,ITEM_ID,RATING,TIMESTAMP", "1,1,1,978300760",
+                           "1,73,2,978300761"]
+    assert validate_interactions(out / "ratings.csv").ok
+
+
+def test_import_ml_10m_layout_with_utf8_titles(tmp_path: Path):
+    out = tmp_path / "out"
+    summary = import_movielens(write_ml_10m(tmp_path / "ml-10M100K"), out)
+    assert (summary.layout, summary.ratings, summary.users, summary.movies) == (
+        "ml-10m", 1200, 30, 3
+    )
+    assert (out / "items.csv").read_text(encoding="utf-8") == (
+        "ITEM_ID,TITLE,YEAR,GENRES,IMDB_ID\n"
+        '29,"The City of Lost Children (Cité des enfants perdus, La)",1995,Adventure|Fantasy,\n'
+        "65130,Revolutionary Road,2008,Drama|Romance,\n"
+        "65133,Blackadder Back & Forth,1999,,\n"
+    )
+    assert (out / "ratings.csv").read_text().splitlines()[1] == "1,29,1.5,1230000000"
+    assert validate_interactions(out / "ratings.csv").ok
+
+
+def test_import_names_the_line_of_a_bad_dat_rating(tmp_path: Path):
+    source = write_ml_1m(tmp_path / "ml-1m")
+    lines = (source / "ratings.dat").read_text(encoding="latin-1").splitlines()
+    lines[6] = "1::1::5"
+    write_dat(source / "ratings.dat", lines, "latin-1")
+    with pytest.raises(DataFileError, match=r"ratings\.dat:7: expected user, movie, rating"):
+        import_movielens(source, tmp_path / "out")
+
+
+def test_import_names_the_line_of_a_bad_dat_movie(tmp_path: Path):
+    source = write_ml_1m(tmp_path / "ml-1m")
+    write_dat(source / "movies.dat", ["1::Toy Story (1995)::Comedy", "2::Jumanji (1995)"], "utf-8")
+    with pytest.raises(DataFileError, match=r"movies\.dat:2: expected MovieID::Title::Genres"):
+        import_movielens(source, tmp_path / "out")
+
+
+def test_import_command_reads_ml_1m(app: Flask, tmp_path: Path):
+    source = write_ml_1m(tmp_path / "ml-1m")
+    result = run(app, "import-movielens", str(source), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert f"Read ml-1m from {source}" in result.stdout
+    assert "Wrote 1,200 ratings by 30 users" in result.stdout
+
+
 def test_import_refuses_a_directory_without_movielens_files(tmp_path: Path):
     with pytest.raises(DataFileError, match="not a MovieLens directory"):
         import_movielens(tmp_path, tmp_path / "out")
