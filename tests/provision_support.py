@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -130,6 +132,36 @@ class CallLog:
 
     def writes(self) -> list[str]:
         return [name for name in self.calls if name.startswith(WRITES)]
+
+
+class CallRecorder:
+    """Records the calls made through boto3 clients, with their parameters."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.on = False
+
+    def attach(self, *clients: Any) -> None:
+        for aws_client in clients:
+            # before-parameter-build is emitted to every handler (before-call stops at the
+            # Stubber's answer), after the Stubber has checked the parameters.
+            aws_client.meta.events.register("before-parameter-build.*.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.on:
+            self.calls.append((model.service_model.signing_name, model.name, dict(params)))
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Only calls made inside are recorded (not the test's own set-up calls)."""
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+    def operations(self) -> set[str]:
+        return {f"{service}:{operation}" for service, operation, _ in self.calls}
 
 
 class SameJson:

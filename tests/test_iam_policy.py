@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -26,6 +24,7 @@ from provision_support import (
     BUCKET,
     PREFIX,
     REGION,
+    CallRecorder,
     Cli,
     Cloud,
     client,
@@ -96,40 +95,6 @@ def authorizations(service: str, operation: str, params: dict[str, Any]) -> list
     return requests
 
 
-class CallRecorder:
-    """Records the calls made through boto3 clients, with their parameters."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.on = False
-
-    def attach(self, *clients: Any) -> None:
-        for aws_client in clients:
-            # before-parameter-build is emitted to every handler (before-call stops at the
-            # Stubber's answer), after the Stubber has checked the parameters.
-            aws_client.meta.events.register("before-parameter-build.*.*", self._record)
-
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if self.on:
-            self.calls.append((model.service_model.signing_name, model.name, dict(params)))
-
-    @contextmanager
-    def recording(self) -> Iterator[None]:
-        """Only calls made inside are recorded (not the test's own set-up calls)."""
-        self.on = True
-        try:
-            yield
-        finally:
-            self.on = False
-
-    def requests(self) -> list[Request]:
-        return [request for service, operation, params in self.calls
-                for request in authorizations(service, operation, params)]
-
-    def operations(self) -> set[str]:
-        return {f"{service}:{operation}" for service, operation, _ in self.calls}
-
-
 # --- The README's policy ---------------------------------------------------------------
 
 
@@ -177,17 +142,14 @@ def allowed(policy: dict[str, Any], request: Request) -> bool:
             and not any(s["Effect"] == "Deny" for s in matching))
 
 
+def requests(recorder: CallRecorder) -> list[Request]:
+    return [request for service, operation, params in recorder.calls
+            for request in authorizations(service, operation, params)]
+
+
 def refused(recorder: CallRecorder) -> list[Request]:
     policy = readme_policy()
-    return sorted({r for r in recorder.requests() if not allowed(policy, r)}, key=str)
-
-
-@pytest.fixture
-def recorder(cloud: Cloud) -> CallRecorder:
-    recorder = CallRecorder()
-    recorder.attach(*(getattr(cloud.clients, name) for name in ("s3", "iam", "sts",
-                                                               "personalize")))
-    return recorder
+    return sorted({r for r in requests(recorder) if not allowed(policy, r)}, key=str)
 
 
 # --- The commands' calls against the policy ----------------------------------------------
@@ -273,7 +235,7 @@ def test_status_and_metrics_need_only_the_read_actions_the_readme_names(
     read_only = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": read_only_actions(), "Resource": "*"}]}
     assert "personalize:GetSolutionMetrics" in recorder.operations()
-    assert [r for r in recorder.requests() if not allowed(read_only, r)] == []
+    assert [r for r in requests(recorder) if not allowed(read_only, r)] == []
     assert refused(recorder) == []
 
 
