@@ -65,16 +65,25 @@ def test_waiting_gives_up_after_the_step_timeout(cloud: Cloud) -> None:
             Resource(DATASET_GROUP, PREFIX, GROUP_ARN, "CREATE IN_PROGRESS"))
     cloud.stubber.assert_no_pending_responses()
 
-def test_import_retries_while_the_new_role_propagates_then_gives_up(cloud: Cloud) -> None:
+# What Personalize answers while a new role is not yet usable: either code, naming the role.
+PROPAGATION_ERRORS = [
+    ("InvalidInputException", "Insufficient privileges for accessing data in S3"),
+    ("AccessDeniedException", f"Personalize cannot assume the role {ROLE_ARN}"),
+]
+
+
+@pytest.mark.parametrize(("code", "message"), PROPAGATION_ERRORS)
+def test_import_retries_while_the_new_role_propagates_then_gives_up(
+        cloud: Cloud, code: str, message: str) -> None:
     p = cloud.personalize
     p.lists("list_dataset_import_jobs", "datasetImportJobs", [], datasetArn=DATASET_ARN)
     attempts = 6
     for _ in range(attempts):
         p.fail("create_dataset_import_job", import_params("interactions", DATASET_ARN),
-               "InvalidInputException", "Insufficient privileges for accessing data in S3")
+               code, message)
     dataset = Resource(DATASET, f"{PREFIX}-interactions", DATASET_ARN)
 
-    with pytest.raises(ClientError, match="Insufficient privileges"):
+    with pytest.raises(ClientError, match=code):
         quiet_provisioner(cloud).start_import(
             ResourceNames(PREFIX, ACCOUNT, REGION), dataset, "interactions", ROLE_ARN)
 

@@ -15,6 +15,7 @@ from provision_support import REGION, CallRecorder, Cli, Cloud, expect_full_depl
 import config
 import omdb
 import services
+from provisioning.deploy import IAM_PROPAGATION_DELAY, IAM_PROPAGATION_RETRIES
 from provisioning.resources import CAMPAIGN, DATASET_GROUP, IMPORT_JOB, SOLUTION_VERSION
 
 pytest_plugins = ["provision_fixtures"]
@@ -84,6 +85,14 @@ def test_the_step_time_limits_are_the_ones_the_readme_states() -> None:
     assert CAMPAIGN.timeout_seconds / 3600 == stated["a campaign"]
     assert SOLUTION_VERSION.timeout_seconds / 3600 == stated["training"]
     assert IMPORT_JOB.timeout_seconds / 3600 == stated["an import"]
+
+
+def test_the_iam_propagation_retries_are_the_ones_the_readme_states() -> None:
+    sentence = readme_sentence("The first import request is retried every")
+    delay, attempts = re.search(r"every (\d+) s, up to (\d+) attempts", sentence).groups()
+
+    assert IAM_PROPAGATION_DELAY == float(delay)
+    assert IAM_PROPAGATION_RETRIES == int(attempts)
 
 
 # --- Settings and input limits -----------------------------------------------------------------
