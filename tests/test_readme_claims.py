@@ -25,7 +25,8 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 def readme_sentence(start: str) -> str:
     """The README's sentence that begins with `start`, on one line."""
-    match = re.search(re.escape(start) + r".*?\.(?=\s)", README, re.DOTALL)
+    pattern = r"\s+".join(re.escape(word) for word in start.split())
+    match = re.search(pattern + r".*?\.(?=\s)", README, re.DOTALL)
     assert match, f"the README no longer says {start!r}"
     return " ".join(match.group(0).split())
 
