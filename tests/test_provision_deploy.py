@@ -73,7 +73,7 @@ def test_full_deploy_on_an_empty_account(cli: Cli, cloud: Cloud, ratings: Path,
         f"PERSONALIZE_TRACKING_ID={TRACKING_ID}"])
 
 
-def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
+def test_deploy_blocks_public_access_to_the_bucket_and_lets_personalize_read_it(
         cli: Cli, cloud: Cloud, ratings: Path, items: Path) -> None:
     p = cloud.personalize
     expect_interactions_imported(p)
@@ -84,9 +84,11 @@ def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
     assert result.exit_code == 0, result.output
     s3 = cloud.s3
     assert s3.get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == REGION
-    assert all(s3.get_public_access_block(Bucket=BUCKET)
-               ["PublicAccessBlockConfiguration"].values())
-    statement = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"][0]
+    assert s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    [statement] = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "personalize.amazonaws.com"}
     assert statement["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert statement["Resource"] == [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
