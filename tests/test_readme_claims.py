@@ -5,6 +5,8 @@ Each test reads the figure from the README's own sentence, so changing either si
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -158,3 +160,27 @@ def test_the_user_ids_the_readme_says_are_refused_get_a_400(client, user_id: str
 def test_omdb_answers_are_cached_as_long_as_the_readme_says() -> None:
     days = int(re.search(r"are cached for (\d+) days", " ".join(README.split())).group(1))
     assert omdb.CACHE_EXPIRY == timedelta(days=days)
+
+
+# --- Evaluation baselines ---------------------------------------------------------------------
+
+
+def test_tunes_implicit_defaults_baseline_is_implicits_defaults_unweighted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    tune = importlib.import_module("tune")
+    library = inspect.signature(AlternatingLeastSquares).parameters
+    baseline = tune.BASELINES["als"]["implicit defaults"]
+
+    assert ("`implicit`'s defaults (100 factors, regularization 0.01, alpha 1) on unweighted "
+            "interactions") in " ".join(README.split())
+    assert (baseline.factors, baseline.regularization, baseline.alpha, baseline.iterations) == (
+        library["factors"].default, library["regularization"].default,
+        library["alpha"].default, library["iterations"].default) == (100, 0.01, 1.0, 15)
+    assert baseline.rating_weight == baseline.recency_half_life == baseline.sequence_weight == 0
+    weighted = tune.BASELINES["als"]["reg .01 alpha 1, weighted"]
+    assert (weighted.factors, weighted.regularization, weighted.alpha) == (64, 0.01, 1.0)
+    assert weighted.rating_weight > 0 and weighted.recency_half_life > 0
