@@ -1,7 +1,8 @@
 """The S3 bucket holding the uploaded files, and the IAM role Personalize reads them with.
 
-Both are private to this account: the bucket blocks public access and only Personalize may
-read it; only Personalize, acting for this account in this region, may assume the role.
+The bucket blocks public access, and its policy grants Personalize read access (it restricts
+no one: identities of this account still read it as their own IAM policies allow); only
+Personalize, acting for this account in this region, may assume the role.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _bucket_arns(bucket: str, partition: str) -> list[str]:
 
 
 def bucket_policy(bucket: str, partition: str = "aws") -> dict[str, Any]:
-    """Lets the Personalize service read the bucket (and nothing else)."""
+    """Grants the Personalize service read access to the bucket, and nothing more."""
     return {"Version": "2012-10-17", "Id": "PersonalizeS3BucketAccessPolicy", "Statement": [{
         "Sid": "PersonalizeS3BucketAccessPolicy", "Effect": "Allow",
         "Principal": {"Service": "personalize.amazonaws.com"},

@@ -17,6 +17,7 @@ from moto import mock_aws
 from provision_support import (
     REGION,
     CallLog,
+    CallRecorder,
     Cli,
     Cloud,
     FakeTime,
@@ -48,6 +49,15 @@ def cloud(aws_credentials: None) -> Any:
         with Stubber(personalize) as stubber:
             yield Cloud(AwsClients(s3=s3, iam=iam, sts=sts, personalize=personalize),
                         s3, iam, sts, stubber, Personalize(stubber), FakeTime())
+
+
+@pytest.fixture
+def recorder(cloud: Cloud) -> CallRecorder:
+    """Records the calls made through every client of `cloud`, inside `recording()`."""
+    recorder = CallRecorder()
+    recorder.attach(*(getattr(cloud.clients, name) for name in ("s3", "iam", "sts",
+                                                               "personalize")))
+    return recorder
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -130,6 +132,36 @@ class CallLog:
 
     def writes(self) -> list[str]:
         return [name for name in self.calls if name.startswith(WRITES)]
+
+
+class CallRecorder:
+    """Records the calls made through boto3 clients, with their parameters."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.on = False
+
+    def attach(self, *clients: Any) -> None:
+        for aws_client in clients:
+            # before-parameter-build is emitted to every handler (before-call stops at the
+            # Stubber's answer), after the Stubber has checked the parameters.
+            aws_client.meta.events.register("before-parameter-build.*.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.on:
+            self.calls.append((model.service_model.signing_name, model.name, dict(params)))
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Only calls made inside are recorded (not the test's own set-up calls)."""
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+    def operations(self) -> set[str]:
+        return {f"{service}:{operation}" for service, operation, _ in self.calls}
 
 
 class SameJson:
@@ -323,3 +355,132 @@ def expect_training_and_campaign(p: Personalize, recipe: str = USER_PERSONALIZAT
     p.describes("solution_version", VERSION_ARN, "CREATE IN_PROGRESS", "ACTIVE")
     expect_new_campaign(p, "personalized", SOLUTION_ARN, VERSION_ARN, CAMPAIGN_ARN)
     p.describes("campaign", CAMPAIGN_ARN, "CREATE IN_PROGRESS", "ACTIVE")
+
+
+def expect_full_deploy(p: Personalize) -> None:
+    """deploy --items --with-sims --event-tracker on an empty account; the new role is retried."""
+    expect_new_dataset_group(p)
+    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
+    expect_new_dataset(p, "items", ITEMS_AVRO, ITEMS_SCHEMA_ARN, ITEMS_DATASET_ARN)
+    # The new role is not usable at once: the first import request is refused, then retried.
+    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN, propagation_errors=1)
+    expect_new_import(p, "items", ITEMS_DATASET_ARN, ITEMS_IMPORT_ARN)
+    p.describes("dataset_import_job", IMPORT_ARN, "CREATE IN_PROGRESS", "ACTIVE")
+    p.describes("dataset_import_job", ITEMS_IMPORT_ARN, "ACTIVE")
+    expect_new_solution(p, "personalized", USER_PERSONALIZATION_V2, SOLUTION_ARN)
+    expect_new_solution(p, "sims", SIMS_RECIPE, SIMS_ARN, existing=[
+        summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized",
+                recipeArn=USER_PERSONALIZATION_V2)])
+    expect_new_version(p, SOLUTION_ARN, VERSION_ARN)
+    expect_new_version(p, SIMS_ARN, SIMS_VERSION_ARN)
+    p.describes("solution_version", VERSION_ARN, "CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
+    p.describes("solution_version", SIMS_VERSION_ARN, "ACTIVE")
+    expect_new_campaign(p, "personalized", SOLUTION_ARN, VERSION_ARN, CAMPAIGN_ARN)
+    expect_new_campaign(p, "sims", SIMS_ARN, SIMS_VERSION_ARN, SIMS_CAMPAIGN_ARN)
+    p.describes("campaign", CAMPAIGN_ARN, "ACTIVE")
+    p.describes("campaign", SIMS_CAMPAIGN_ARN, "ACTIVE")
+    p.lists("list_event_trackers", "eventTrackers", [], datasetGroupArn=GROUP_ARN)
+    p.call("create_event_tracker", {"name": f"{PREFIX}-events", "datasetGroupArn": GROUP_ARN},
+           {"eventTrackerArn": TRACKER_ARN, "trackingId": TRACKING_ID})
+    p.describes("event_tracker", TRACKER_ARN, "CREATE PENDING", "ACTIVE", trackingId=TRACKING_ID)
+
+
+def expect_status_inventory(p: Personalize) -> None:
+    """One of everything for status: a campaign billing, a training billing, a failed campaign."""
+    p.lists("list_dataset_groups", "datasetGroups",
+            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
+    p.lists("list_solutions", "solutions",
+            [summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized")],
+            datasetGroupArn=GROUP_ARN)
+    retraining = f"{SOLUTION_ARN}/99ff"
+    p.lists("list_solution_versions", "solutionVersions", [
+        summary("solution_version", VERSION_ARN),
+        summary("solution_version", retraining, "CREATE IN_PROGRESS", when=T1)],
+        solutionArn=SOLUTION_ARN)
+    p.lists("list_campaigns", "campaigns", [
+        summary("campaign", CAMPAIGN_ARN, name=f"{PREFIX}-personalized"),
+        summary("campaign", SIMS_CAMPAIGN_ARN, "CREATE FAILED", name=f"{PREFIX}-failed")],
+        solutionArn=SOLUTION_ARN)
+    p.lists("list_event_trackers", "eventTrackers", [], datasetGroupArn=GROUP_ARN)
+    p.lists("list_filters", "Filters", [], datasetGroupArn=GROUP_ARN)
+    p.lists("list_datasets", "datasets",
+            [summary("dataset", DATASET_ARN, name=f"{PREFIX}-interactions")],
+            datasetGroupArn=GROUP_ARN)
+    p.lists("list_dataset_import_jobs", "datasetImportJobs",
+            [summary("dataset_import_job", IMPORT_ARN, jobName=f"{PREFIX}-interactions-import-1")],
+            datasetArn=DATASET_ARN)
+    p.lists("list_schemas", "schemas",
+            [{"name": f"{PREFIX}-interactions", "schemaArn": SCHEMA_ARN},
+             {"name": "someone-elses-schema", "schemaArn": arn("schema/someone-elses-schema")}])
+
+
+def expect_full_teardown(p: Personalize) -> None:
+    """teardown of one of everything: training is stopped, a campaign is already going."""
+    # What is there: one solution trains, a campaign is already being deleted.
+    p.lists("list_dataset_groups", "datasetGroups",
+            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
+    p.lists("list_solutions", "solutions", [
+        summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized"),
+        summary("solution", SIMS_ARN, name=f"{PREFIX}-sims")], datasetGroupArn=GROUP_ARN)
+    p.lists("list_solution_versions", "solutionVersions",
+            [summary("solution_version", VERSION_ARN)], solutionArn=SOLUTION_ARN)
+    p.lists("list_campaigns", "campaigns",
+            [summary("campaign", CAMPAIGN_ARN, name=f"{PREFIX}-personalized")],
+            solutionArn=SOLUTION_ARN)
+    p.lists("list_solution_versions", "solutionVersions",
+            [summary("solution_version", SIMS_VERSION_ARN, "CREATE IN_PROGRESS")],
+            solutionArn=SIMS_ARN)
+    p.lists("list_campaigns", "campaigns",
+            [summary("campaign", SIMS_CAMPAIGN_ARN, "DELETE PENDING", name=f"{PREFIX}-sims")],
+            solutionArn=SIMS_ARN)
+    p.lists("list_event_trackers", "eventTrackers",
+            [summary("event_tracker", TRACKER_ARN, name=f"{PREFIX}-events")],
+            datasetGroupArn=GROUP_ARN)
+    p.lists("list_filters", "Filters", [], datasetGroupArn=GROUP_ARN)
+    p.lists("list_datasets", "datasets",
+            [summary("dataset", DATASET_ARN, name=f"{PREFIX}-interactions")],
+            datasetGroupArn=GROUP_ARN)
+    p.lists("list_schemas", "schemas",
+            [{"name": f"{PREFIX}-interactions", "schemaArn": SCHEMA_ARN}])
+    # Training in progress is stopped first: a training solution cannot be deleted.
+    p.call("stop_solution_version_creation", {"solutionVersionArn": SIMS_VERSION_ARN})
+    p.describes("solution_version", SIMS_VERSION_ARN, "CREATE STOPPING", "CREATE STOPPED")
+    # 1. campaigns (the one already being deleted is only waited for)
+    p.call("delete_campaign", {"campaignArn": CAMPAIGN_ARN})
+    p.describes("campaign", CAMPAIGN_ARN, "DELETE IN_PROGRESS")
+    p.gone("campaign", CAMPAIGN_ARN)
+    p.gone("campaign", SIMS_CAMPAIGN_ARN)
+    # 2. solutions: still in use for a moment, then deleted; the other is already gone
+    p.fail("delete_solution", {"solutionArn": SOLUTION_ARN}, "ResourceInUseException",
+           "Campaign is still being deleted", 409)
+    p.call("delete_solution", {"solutionArn": SOLUTION_ARN})
+    p.fail("delete_solution", {"solutionArn": SIMS_ARN}, "ResourceNotFoundException",
+           "not found", 404)
+    p.gone("solution", SOLUTION_ARN)
+    # 3. event tracker, 4. (no filters), 5. datasets, 6. dataset group, 7. schema
+    p.call("delete_event_tracker", {"eventTrackerArn": TRACKER_ARN})
+    p.gone("event_tracker", TRACKER_ARN)
+    p.call("delete_dataset", {"datasetArn": DATASET_ARN})
+    p.gone("dataset", DATASET_ARN)
+    p.call("delete_dataset_group", {"datasetGroupArn": GROUP_ARN})
+    p.describes("dataset_group", GROUP_ARN, "DELETE PENDING")
+    p.gone("dataset_group", GROUP_ARN)
+    p.call("delete_schema", {"schemaArn": SCHEMA_ARN})
+
+
+def expect_metrics(p: Personalize) -> None:
+    """The newest ACTIVE version of the main solution, and its metrics."""
+    p.lists("list_dataset_groups", "datasetGroups",
+            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
+    p.lists("list_solutions", "solutions",
+            [summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized")],
+            datasetGroupArn=GROUP_ARN)
+    older = f"{SOLUTION_ARN}/0000"
+    p.lists("list_solution_versions", "solutionVersions", [
+        summary("solution_version", older),
+        summary("solution_version", VERSION_ARN, when=T1),
+        summary("solution_version", f"{SOLUTION_ARN}/ffff", "CREATE FAILED", when=T1)],
+        solutionArn=SOLUTION_ARN)
+    p.call("get_solution_metrics", {"solutionVersionArn": VERSION_ARN},
+           {"solutionVersionArn": VERSION_ARN,
+            "metrics": {"coverage": 0.2512, "precision_at_10": 0.0831}})

@@ -14,34 +14,23 @@ from provision_support import (
     GROUP_ARN,
     IMPORT_ARN,
     INTERACTIONS_AVRO,
-    ITEMS_AVRO,
-    ITEMS_DATASET_ARN,
-    ITEMS_IMPORT_ARN,
-    ITEMS_SCHEMA_ARN,
     PREFIX,
     REGION,
     ROLE,
     SCHEMA_ARN,
-    SIMS_ARN,
     SIMS_CAMPAIGN_ARN,
-    SIMS_RECIPE,
-    SIMS_VERSION_ARN,
     SOLUTION_ARN,
-    TRACKER_ARN,
     TRACKING_ID,
     USER_PERSONALIZATION_V2,
-    VERSION_ARN,
     Cli,
     Cloud,
     arn,
     expect_existing_up_to_import,
+    expect_full_deploy,
     expect_interactions_imported,
-    expect_new_campaign,
     expect_new_dataset,
     expect_new_dataset_group,
     expect_new_import,
-    expect_new_solution,
-    expect_new_version,
     expect_training_and_campaign,
     import_params,
     make_bucket_and_role,
@@ -67,31 +56,7 @@ def test_help_lists_the_commands(cli: Cli) -> None:
 
 def test_full_deploy_on_an_empty_account(cli: Cli, cloud: Cloud, ratings: Path,
                                          items: Path) -> None:
-    p = cloud.personalize
-    expect_new_dataset_group(p)
-    expect_new_dataset(p, "interactions", INTERACTIONS_AVRO, SCHEMA_ARN, DATASET_ARN)
-    expect_new_dataset(p, "items", ITEMS_AVRO, ITEMS_SCHEMA_ARN, ITEMS_DATASET_ARN)
-    # The new role is not usable at once: the first import request is refused, then retried.
-    expect_new_import(p, "interactions", DATASET_ARN, IMPORT_ARN, propagation_errors=1)
-    expect_new_import(p, "items", ITEMS_DATASET_ARN, ITEMS_IMPORT_ARN)
-    p.describes("dataset_import_job", IMPORT_ARN, "CREATE IN_PROGRESS", "ACTIVE")
-    p.describes("dataset_import_job", ITEMS_IMPORT_ARN, "ACTIVE")
-    expect_new_solution(p, "personalized", USER_PERSONALIZATION_V2, SOLUTION_ARN)
-    expect_new_solution(p, "sims", SIMS_RECIPE, SIMS_ARN, existing=[
-        summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized",
-                recipeArn=USER_PERSONALIZATION_V2)])
-    expect_new_version(p, SOLUTION_ARN, VERSION_ARN)
-    expect_new_version(p, SIMS_ARN, SIMS_VERSION_ARN)
-    p.describes("solution_version", VERSION_ARN, "CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
-    p.describes("solution_version", SIMS_VERSION_ARN, "ACTIVE")
-    expect_new_campaign(p, "personalized", SOLUTION_ARN, VERSION_ARN, CAMPAIGN_ARN)
-    expect_new_campaign(p, "sims", SIMS_ARN, SIMS_VERSION_ARN, SIMS_CAMPAIGN_ARN)
-    p.describes("campaign", CAMPAIGN_ARN, "ACTIVE")
-    p.describes("campaign", SIMS_CAMPAIGN_ARN, "ACTIVE")
-    p.lists("list_event_trackers", "eventTrackers", [], datasetGroupArn=GROUP_ARN)
-    p.call("create_event_tracker", {"name": f"{PREFIX}-events", "datasetGroupArn": GROUP_ARN},
-           {"eventTrackerArn": TRACKER_ARN, "trackingId": TRACKING_ID})
-    p.describes("event_tracker", TRACKER_ARN, "CREATE PENDING", "ACTIVE", trackingId=TRACKING_ID)
+    expect_full_deploy(cloud.personalize)
 
     result = cli("deploy", "--ratings", str(ratings), "--items", str(items), "--with-sims",
                  "--event-tracker", "--region", REGION)
@@ -108,7 +73,7 @@ def test_full_deploy_on_an_empty_account(cli: Cli, cloud: Cloud, ratings: Path,
         f"PERSONALIZE_TRACKING_ID={TRACKING_ID}"])
 
 
-def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
+def test_deploy_blocks_public_access_to_the_bucket_and_lets_personalize_read_it(
         cli: Cli, cloud: Cloud, ratings: Path, items: Path) -> None:
     p = cloud.personalize
     expect_interactions_imported(p)
@@ -119,9 +84,11 @@ def test_deploy_creates_a_private_bucket_readable_only_by_personalize(
     assert result.exit_code == 0, result.output
     s3 = cloud.s3
     assert s3.get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == REGION
-    assert all(s3.get_public_access_block(Bucket=BUCKET)
-               ["PublicAccessBlockConfiguration"].values())
-    statement = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"][0]
+    assert s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    [statement] = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "personalize.amazonaws.com"}
     assert statement["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert statement["Resource"] == [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]

@@ -7,15 +7,10 @@ import types
 
 import pytest
 from provision_support import (
-    GROUP_ARN,
     PREFIX,
-    SOLUTION_ARN,
-    T1,
-    VERSION_ARN,
     Cli,
     Cloud,
-    Personalize,
-    summary,
+    expect_metrics,
 )
 
 pytest_plugins = ["provision_fixtures"]
@@ -23,22 +18,6 @@ pytest_plugins = ["provision_fixtures"]
 
 # --- metrics ----------------------------------------------------------------------------
 
-
-def expect_metrics(p: Personalize) -> None:
-    p.lists("list_dataset_groups", "datasetGroups",
-            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
-    p.lists("list_solutions", "solutions",
-            [summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized")],
-            datasetGroupArn=GROUP_ARN)
-    older = f"{SOLUTION_ARN}/0000"
-    p.lists("list_solution_versions", "solutionVersions", [
-        summary("solution_version", older),
-        summary("solution_version", VERSION_ARN, when=T1),
-        summary("solution_version", f"{SOLUTION_ARN}/ffff", "CREATE FAILED", when=T1)],
-        solutionArn=SOLUTION_ARN)
-    p.call("get_solution_metrics", {"solutionVersionArn": VERSION_ARN},
-           {"solutionVersionArn": VERSION_ARN,
-            "metrics": {"coverage": 0.2512, "precision_at_10": 0.0831}})
 
 
 def test_metrics_prints_the_deployed_versions_figures(

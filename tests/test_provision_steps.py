@@ -40,6 +40,7 @@ from provisioning.resources import (
     format_elapsed,
 )
 from provisioning.teardown import Inventory
+from provisioning.upload import PreparedFile
 
 pytest_plugins = ["provision_fixtures"]
 
@@ -65,16 +66,25 @@ def test_waiting_gives_up_after_the_step_timeout(cloud: Cloud) -> None:
             Resource(DATASET_GROUP, PREFIX, GROUP_ARN, "CREATE IN_PROGRESS"))
     cloud.stubber.assert_no_pending_responses()
 
-def test_import_retries_while_the_new_role_propagates_then_gives_up(cloud: Cloud) -> None:
+# What Personalize answers while a new role is not yet usable: either code, naming the role.
+PROPAGATION_ERRORS = [
+    ("InvalidInputException", "Insufficient privileges for accessing data in S3"),
+    ("AccessDeniedException", f"Personalize cannot assume the role {ROLE_ARN}"),
+]
+
+
+@pytest.mark.parametrize(("code", "message"), PROPAGATION_ERRORS)
+def test_import_retries_while_the_new_role_propagates_then_gives_up(
+        cloud: Cloud, code: str, message: str) -> None:
     p = cloud.personalize
     p.lists("list_dataset_import_jobs", "datasetImportJobs", [], datasetArn=DATASET_ARN)
     attempts = 6
     for _ in range(attempts):
         p.fail("create_dataset_import_job", import_params("interactions", DATASET_ARN),
-               "InvalidInputException", "Insufficient privileges for accessing data in S3")
+               code, message)
     dataset = Resource(DATASET, f"{PREFIX}-interactions", DATASET_ARN)
 
-    with pytest.raises(ClientError, match="Insufficient privileges"):
+    with pytest.raises(ClientError, match=code):
         quiet_provisioner(cloud).start_import(
             ResourceNames(PREFIX, ACCOUNT, REGION), dataset, "interactions", ROLE_ARN)
 
@@ -165,3 +175,30 @@ def test_boto3_clients_need_a_region(aws_credentials: None, monkeypatch: pytest.
     with pytest.raises(ProvisionError, match="No AWS region"):
         boto3_clients(None)
     assert boto3_clients("eu-central-1").personalize.meta.region_name == "eu-central-1"
+
+
+def test_a_changed_file_replaces_the_upload_and_an_unchanged_one_is_skipped(
+        aws_credentials: None, tmp_path: Path) -> None:
+    said: list[str] = []
+    names = ResourceNames(PREFIX, ACCOUNT, REGION)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("USER_ID\nu1\n", encoding="utf-8")
+    second.write_text("USER_ID\nu2\n", encoding="utf-8")
+    with mock_aws():
+        clients = AwsClients(*(client(name) for name in ("s3", "iam", "sts", "personalize")))
+        steps = Provisioner(clients, echo=lambda text="", **_: said.append(text))
+        steps.ensure_bucket(names)
+        steps.upload(names, "interactions", PreparedFile(first, {}, 1, "digest-1"), True)
+        said.clear()
+
+        steps.upload(names, "interactions", PreparedFile(second, {}, 1, "digest-2"), True)
+        changed, said[:] = said[:], []
+        steps.upload(names, "interactions", PreparedFile(second, {}, 1, "digest-2"), True)
+
+        stored = clients.s3.get_object(Bucket=BUCKET, Key="interactions.csv")
+        assert stored["Body"].read() == b"USER_ID\nu2\n"
+        assert stored["Metadata"] == {"sha256": "digest-2"}
+        assert len(clients.s3.list_object_versions(Bucket=BUCKET).get("Versions", [])) == 1
+    assert "the file changed since the last upload" in changed[0]
+    assert "uploaded (1 rows)" in changed[-1]
+    assert said == [f"  s3://{BUCKET}/interactions.csv: up to date (1 rows)"]

@@ -7,25 +7,14 @@ from pathlib import Path
 from provision_support import (
     BUCKET,
     CAMPAIGN_ARN,
-    DATASET_ARN,
-    GROUP_ARN,
-    IMPORT_ARN,
     PREFIX,
     REGION,
     ROLE,
-    SCHEMA_ARN,
-    SIMS_ARN,
-    SIMS_CAMPAIGN_ARN,
-    SIMS_VERSION_ARN,
-    SOLUTION_ARN,
-    T1,
-    TRACKER_ARN,
-    VERSION_ARN,
     Cli,
     Cloud,
-    arn,
+    expect_full_teardown,
+    expect_status_inventory,
     make_bucket_and_role,
-    summary,
 )
 
 pytest_plugins = ["provision_fixtures"]
@@ -36,32 +25,7 @@ pytest_plugins = ["provision_fixtures"]
 
 def test_status_lists_resources_and_what_is_billing(cli: Cli, cloud: Cloud) -> None:
     make_bucket_and_role(cloud)
-    p = cloud.personalize
-    p.lists("list_dataset_groups", "datasetGroups",
-            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
-    p.lists("list_solutions", "solutions",
-            [summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized")],
-            datasetGroupArn=GROUP_ARN)
-    retraining = f"{SOLUTION_ARN}/99ff"
-    p.lists("list_solution_versions", "solutionVersions", [
-        summary("solution_version", VERSION_ARN),
-        summary("solution_version", retraining, "CREATE IN_PROGRESS", when=T1)],
-        solutionArn=SOLUTION_ARN)
-    p.lists("list_campaigns", "campaigns", [
-        summary("campaign", CAMPAIGN_ARN, name=f"{PREFIX}-personalized"),
-        summary("campaign", SIMS_CAMPAIGN_ARN, "CREATE FAILED", name=f"{PREFIX}-failed")],
-        solutionArn=SOLUTION_ARN)
-    p.lists("list_event_trackers", "eventTrackers", [], datasetGroupArn=GROUP_ARN)
-    p.lists("list_filters", "Filters", [], datasetGroupArn=GROUP_ARN)
-    p.lists("list_datasets", "datasets",
-            [summary("dataset", DATASET_ARN, name=f"{PREFIX}-interactions")],
-            datasetGroupArn=GROUP_ARN)
-    p.lists("list_dataset_import_jobs", "datasetImportJobs",
-            [summary("dataset_import_job", IMPORT_ARN, jobName=f"{PREFIX}-interactions-import-1")],
-            datasetArn=DATASET_ARN)
-    p.lists("list_schemas", "schemas",
-            [{"name": f"{PREFIX}-interactions", "schemaArn": SCHEMA_ARN},
-             {"name": "someone-elses-schema", "schemaArn": arn("schema/someone-elses-schema")}])
+    expect_status_inventory(cloud.personalize)
 
     result = cli("status")
 
@@ -109,57 +73,7 @@ def test_teardown_deletes_in_dependency_order(cli: Cli, cloud: Cloud, tmp_path: 
     make_bucket_and_role(cloud)
     Path(".env").write_text(f"OMDB_API_KEY=abc\nPERSONALIZE_CAMPAIGN_ARN={CAMPAIGN_ARN}\n",
                             encoding="utf-8")
-    p = cloud.personalize
-    # What is there: one solution trains, a campaign is already being deleted.
-    p.lists("list_dataset_groups", "datasetGroups",
-            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
-    p.lists("list_solutions", "solutions", [
-        summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized"),
-        summary("solution", SIMS_ARN, name=f"{PREFIX}-sims")], datasetGroupArn=GROUP_ARN)
-    p.lists("list_solution_versions", "solutionVersions",
-            [summary("solution_version", VERSION_ARN)], solutionArn=SOLUTION_ARN)
-    p.lists("list_campaigns", "campaigns",
-            [summary("campaign", CAMPAIGN_ARN, name=f"{PREFIX}-personalized")],
-            solutionArn=SOLUTION_ARN)
-    p.lists("list_solution_versions", "solutionVersions",
-            [summary("solution_version", SIMS_VERSION_ARN, "CREATE IN_PROGRESS")],
-            solutionArn=SIMS_ARN)
-    p.lists("list_campaigns", "campaigns",
-            [summary("campaign", SIMS_CAMPAIGN_ARN, "DELETE PENDING", name=f"{PREFIX}-sims")],
-            solutionArn=SIMS_ARN)
-    p.lists("list_event_trackers", "eventTrackers",
-            [summary("event_tracker", TRACKER_ARN, name=f"{PREFIX}-events")],
-            datasetGroupArn=GROUP_ARN)
-    p.lists("list_filters", "Filters", [], datasetGroupArn=GROUP_ARN)
-    p.lists("list_datasets", "datasets",
-            [summary("dataset", DATASET_ARN, name=f"{PREFIX}-interactions")],
-            datasetGroupArn=GROUP_ARN)
-    p.lists("list_schemas", "schemas",
-            [{"name": f"{PREFIX}-interactions", "schemaArn": SCHEMA_ARN}])
-    # Training in progress is stopped first: a training solution cannot be deleted.
-    p.call("stop_solution_version_creation", {"solutionVersionArn": SIMS_VERSION_ARN})
-    p.describes("solution_version", SIMS_VERSION_ARN, "CREATE STOPPING", "CREATE STOPPED")
-    # 1. campaigns (the one already being deleted is only waited for)
-    p.call("delete_campaign", {"campaignArn": CAMPAIGN_ARN})
-    p.describes("campaign", CAMPAIGN_ARN, "DELETE IN_PROGRESS")
-    p.gone("campaign", CAMPAIGN_ARN)
-    p.gone("campaign", SIMS_CAMPAIGN_ARN)
-    # 2. solutions: still in use for a moment, then deleted; the other is already gone
-    p.fail("delete_solution", {"solutionArn": SOLUTION_ARN}, "ResourceInUseException",
-           "Campaign is still being deleted", 409)
-    p.call("delete_solution", {"solutionArn": SOLUTION_ARN})
-    p.fail("delete_solution", {"solutionArn": SIMS_ARN}, "ResourceNotFoundException",
-           "not found", 404)
-    p.gone("solution", SOLUTION_ARN)
-    # 3. event tracker, 4. (no filters), 5. datasets, 6. dataset group, 7. schema
-    p.call("delete_event_tracker", {"eventTrackerArn": TRACKER_ARN})
-    p.gone("event_tracker", TRACKER_ARN)
-    p.call("delete_dataset", {"datasetArn": DATASET_ARN})
-    p.gone("dataset", DATASET_ARN)
-    p.call("delete_dataset_group", {"datasetGroupArn": GROUP_ARN})
-    p.describes("dataset_group", GROUP_ARN, "DELETE PENDING")
-    p.gone("dataset_group", GROUP_ARN)
-    p.call("delete_schema", {"schemaArn": SCHEMA_ARN})
+    expect_full_teardown(cloud.personalize)
 
     result = cli("teardown", "--yes")
 
