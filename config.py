@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -66,6 +67,21 @@ def _arn(value: str) -> str:
     return value
 
 
+def _database_url(value: str) -> str:
+    # Messages never quote the value: the URL holds the database password.
+    value = value.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError("expected a URL like postgresql://USER:PASSWORD@HOST:5432/DATABASE")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError("the port is not a number from 0 to 65535") from None
+    return value
+
+
 def _recipe(value: str) -> str:
     value = value.strip()
     if value not in RECIPES:
@@ -99,6 +115,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "AWS_REGION": ("", _text),
     "OMDB_API_KEY": ("", _text),
     "CACHE_URL": ("", _cache_url),
+    "DATABASE_URL": ("", _database_url),
     "NUM_RESULTS": (10, _num_results),
     "HOST": ("127.0.0.1", _text),
     "PORT": (8080, _port),

@@ -249,7 +249,10 @@ class Services:
 
     @property
     def store(self) -> RatingStore:
-        return self._get("store", lambda: RatingStore(self._instance / "ratings.sqlite"))
+        database_url = self._settings["DATABASE_URL"]
+        return self._get(
+            "store", lambda: RatingStore(self._instance / "ratings.sqlite", database_url)
+        )
 
     @property
     def recommender(self) -> Recommender:
