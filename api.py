@@ -13,11 +13,8 @@ from werkzeug.exceptions import HTTPException
 
 from config import redact_account_ids
 from dataset import Movie
-from personalize import Recommendation, RecommenderUnavailable
-from services import (
+from inputs import (
     InvalidInput,
-    UnknownItem,
-    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
@@ -25,6 +22,8 @@ from services import (
     parse_session_id,
     parse_user_id,
 )
+from personalize import Recommendation, RecommenderUnavailable
+from services import UnknownItem, current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

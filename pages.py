@@ -24,20 +24,18 @@ from flask import (
 )
 
 from dataset import Interaction, Movie
-from omdb import MovieDetails
-from personalize import Recommendation, RecommenderUnavailable
-from services import (
-    MAX_USER_ID_LENGTH,
-    RATINGS_TO_PERSONALIZE,
+from inputs import (
+    MAX_ID_LENGTH,
     InvalidInput,
-    UnknownItem,
-    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
     parse_rating,
     parse_user_id,
 )
+from omdb import MovieDetails
+from personalize import Recommendation, RecommenderUnavailable
+from services import RATINGS_TO_PERSONALIZE, UnknownItem, current_services
 
 HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12
@@ -137,7 +135,7 @@ def result() -> Any:
         user_id = parse_user_id(raw_user)
         count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
     except InvalidInput as problem:
-        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
+        return render_index(str(problem), (raw_user or "")[:MAX_ID_LENGTH], raw_count or "")
     return redirect(url_for(".recommendations", user_id=user_id, n=count), code=303)
 
 
@@ -175,7 +173,7 @@ def recommendations() -> Any:
         count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
         genre = parse_genre(request.args.get("genre"), found.catalog.genres)
     except InvalidInput as problem:
-        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
+        return render_index(str(problem), (raw_user or "")[:MAX_ID_LENGTH], raw_count or "")
     if genre and not found.genre_filter_available:
         return render_index("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.", user_id)
     onboarding = _is_new_user(user_id)
