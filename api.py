@@ -22,7 +22,7 @@ from inputs import (
     parse_session_id,
     parse_user_id,
 )
-from personalize import Recommendation, RecommenderUnavailable
+from recommender.interface import Recommendation, RecommenderUnavailable
 from services import UnknownItem, current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -26,7 +26,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
-from personalize import Recommendation, RecommendationList
+from recommender.interface import Recommendation, RecommendationList
 from training import (
     DEFAULT_RECIPE,
     POPULARITY_COUNT,

@@ -34,7 +34,7 @@ from inputs import (
     parse_user_id,
 )
 from omdb import MovieDetails
-from personalize import Recommendation, RecommenderUnavailable
+from recommender.interface import Recommendation, RecommenderUnavailable
 from services import RATINGS_TO_PERSONALIZE, UnknownItem, current_services
 
 HISTORY_LENGTH = 5

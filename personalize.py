@@ -1,7 +1,8 @@
-"""The recommender interface, and the Amazon Personalize backend behind it.
+"""The Amazon Personalize backend: GetRecommendations, PutEvents, and AWS errors explained.
 
-The web app talks only to `Recommender`; `choose_recommender` picks Amazon Personalize when a
-campaign or recommender ARN is configured and the embedded engine otherwise.
+`PersonalizeRecommender` implements `recommender.interface.Recommender`; the app uses it when a
+campaign or recommender ARN is configured, and the embedded engine otherwise. Every AWS failure
+becomes `RecommenderUnavailable` with a reason and a hint.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -30,6 +30,7 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.parsers import ResponseParserError
 
 from config import region_of
+from recommender.interface import Recommendation, RecommendationList, RecommenderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -45,45 +46,6 @@ OFFLINE_METRICS = (
     "precision_at_10",
     "precision_at_25",
 )
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    score: float | None = None
-    reason: str | None = None  # why it was recommended, when the backend can say
-    because: str | None = None  # the rated item that led to it ("because you rated X")
-
-
-@dataclass(frozen=True)
-class RecommendationList:
-    items: list[Recommendation] = field(default_factory=list)
-    # True when the user is unknown and the list is the popular-movies fallback.
-    cold_start: bool = False
-
-
-class RecommenderUnavailable(Exception):
-    """The backend could not answer; `reason` says what failed, `hint` what to check."""
-
-    def __init__(self, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
-
-
-class Recommender(Protocol):
-    @property
-    def description(self) -> str:
-        """Names the backend for people, e.g. "Amazon Personalize · campaign movies"."""
-        ...
-
-    def recommend(self, user_id: str, n: int) -> RecommendationList:
-        """Top-n items for the user, never ones the user has already rated."""
-        ...
-
-    def health(self) -> dict[str, object]:
-        """Facts for /healthz: the backend's name and whether it is ready."""
-        ...
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,12 +24,14 @@ from omdb import OmdbClient
 from personalize import (
     EventSender,
     PersonalizeRecommender,
+    make_events_client,
+    make_runtime_client,
+)
+from recommender.interface import (
     Recommendation,
     RecommendationList,
     Recommender,
     RecommenderUnavailable,
-    make_events_client,
-    make_runtime_client,
 )
 from store import RatingStore
 

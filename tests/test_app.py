@@ -13,7 +13,8 @@ from aws_support import CAMPAIGN, stubbed
 
 from app import create_app
 from omdb import OmdbClient
-from personalize import PersonalizeRecommender, RecommendationList
+from personalize import PersonalizeRecommender
+from recommender.interface import RecommendationList
 
 PROJECT = Path(__file__).resolve().parent.parent
 

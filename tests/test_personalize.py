@@ -16,13 +16,8 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from personalize import (
-    EventSender,
-    PersonalizeRecommender,
-    Recommendation,
-    RecommenderUnavailable,
-    make_runtime_client,
-)
+from personalize import EventSender, PersonalizeRecommender, make_runtime_client
+from recommender.interface import Recommendation, RecommenderUnavailable
 
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/unwatched"
