@@ -72,15 +72,13 @@ def recommendations() -> Any:
     user_id = parse_user_id(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     genre = parse_genre(request.args.get("genre"), found.catalog.genres)
-    if genre and not found.genre_filter_available:
-        raise InvalidInput("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.")
     listing = found.recommend(user_id, count, genre=genre)
     return jsonify(
         {
             "user_id": user_id,
             "backend": listing.backend,
             "cold_start": listing.cold_start,
-            "known_user": found.known_user(user_id),
+            "known_user": listing.known_user,
             "genre": genre,
             "items": [_item_json(item, found.catalog.get(item.item_id)) for item in listing.items],
         }

@@ -174,11 +174,11 @@ def recommendations() -> Any:
         genre = parse_genre(request.args.get("genre"), found.catalog.genres)
     except InvalidInput as problem:
         return render_index(str(problem), (raw_user or "")[:MAX_ID_LENGTH], raw_count or "")
-    if genre and not found.genre_filter_available:
-        return render_index("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.", user_id)
     onboarding = _is_new_user(user_id)
     try:
         listing = found.recommend(user_id, count, genre=genre, onboarding=onboarding)
+    except InvalidInput as problem:  # a genre this backend cannot filter by
+        return render_index(str(problem), user_id)
     except RecommenderUnavailable as problem:
         return render_template("unavailable.html", problem=problem), 503
     return render_template(
@@ -186,12 +186,12 @@ def recommendations() -> Any:
         user_id=user_id,
         count=count,
         genre=genre,
-        genres=found.catalog.genres if found.genre_filter_available else [],
+        genres=found.catalog.genres if found.can_filter_by_genre else [],
         cards=cards_for(listing.items, listing.history),
         cold_start=listing.cold_start,
-        known_user=found.known_user(user_id),
+        known_user=listing.known_user,
         backend=listing.backend,
-        uses_personalize=found.uses_personalize,
+        flags_cold_start=listing.flags_cold_start,
         onboarding=onboarding,
         ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(listing.history)),
         **_history_lists(listing.history),

@@ -19,7 +19,7 @@ from flask import current_app
 
 import config as settings_module
 from dataset import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
-from inputs import MAX_ID_LENGTH
+from inputs import MAX_ID_LENGTH, InvalidInput
 from omdb import OmdbClient
 from personalize import (
     EventSender,
@@ -29,7 +29,6 @@ from personalize import (
 )
 from recommender.interface import (
     Recommendation,
-    RecommendationList,
     Recommender,
     RecommenderUnavailable,
 )
@@ -59,6 +58,9 @@ class Recommended:
     cold_start: bool
     backend: str
     history: list[Interaction]  # the user's ratings, read once for the whole page
+    known_user: bool | None  # in the ratings file or the app's; None without a ratings file
+    # False: a popular list for a user the backend has never seen may come without cold_start.
+    flags_cold_start: bool = True
 
 
 @dataclass(frozen=True)
@@ -143,11 +145,6 @@ class Services:
             or self._settings["PERSONALIZE_RECOMMENDER_ARN"]
         )
 
-    @property
-    def genre_filter_available(self) -> bool:
-        """Personalize filters by genre only through a filter made for it."""
-        return not self.uses_personalize or bool(self._settings["PERSONALIZE_GENRE_FILTER_ARN"])
-
     # -- the collaborators ----------------------------------------------------------------
 
     @property
@@ -173,11 +170,11 @@ class Services:
     @property
     def recommender(self) -> Recommender:
         """Raises RecommenderUnavailable when it cannot be built (e.g. no ratings file)."""
-        build = self._build_personalize if self.uses_personalize else lambda: self.embedded
+        build = self._build_personalize if self.uses_personalize else lambda: self.fallback
         return self._get("recommender", build)
 
     @property
-    def embedded(self) -> Any:
+    def fallback(self) -> Recommender:
         """The embedded engine: the default backend, and "more like this" without SIMS."""
         return self._get("embedded", self._build_embedded)
 
@@ -211,7 +208,7 @@ class Services:
             cache_path=self._instance / "omdb-cache.sqlite",
         )
 
-    def _build_embedded(self) -> Any:
+    def _build_embedded(self) -> Recommender:
         interactions = self.interactions
         if interactions is None:
             raise RecommenderUnavailable(
@@ -221,7 +218,10 @@ class Services:
         from engine import EmbeddedRecommender  # numpy and implicit load only when needed
 
         return EmbeddedRecommender.load_or_train(
-            interactions, self._instance, recipe=self._settings["RECIPE"]
+            interactions,
+            self._instance,
+            recipe=self._settings["RECIPE"],
+            item_genres=lambda item_id: self.catalog.get(item_id).genres,
         )
 
     def _build_personalize(self) -> PersonalizeRecommender:
@@ -278,60 +278,64 @@ class Services:
         latest = {event.item_id: event for event in [*events, *self.store.for_user(user_id)]}
         return sorted(latest.values(), key=lambda event: event.timestamp)
 
+    @property
+    def can_filter_by_genre(self) -> bool:
+        return self.recommender.can_filter_by_genre
+
     def recommend(
         self, user_id: str, n: int, *, genre: str | None = None, onboarding: bool = False
     ) -> Recommended:
-        """Recommendations, never of rated movies; a new user rates popular ones first."""
+        """Recommendations, never of rated movies; a new user rates popular ones first.
+
+        The rated movies come from the history read here, from the shared files and store, and
+        go to the backend as `exclude`: every process then leaves out a rating made in any of
+        them, whatever its own model has seen.
+        """
         recommender = self.recommender
+        if genre is not None and not recommender.can_filter_by_genre:
+            raise InvalidInput("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.")
         history = self.history(user_id)
         rated = [event.item_id for event in history]
-        backend = recommender.description
-        if onboarding and len(rated) < RATINGS_TO_PERSONALIZE and not self.uses_personalize:
-            return Recommended(self._popular(n, rated, genre), True, backend, history)
-        if self.uses_personalize:
-            listing = self._personalize_excluding(recommender, user_id, n, genre, rated)
-            return Recommended(listing.items, listing.cold_start, backend, history)
-        listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
-        items = listing.items
+        about = {
+            "backend": recommender.description,
+            "history": history,
+            "known_user": self.known_user(user_id),
+            "flags_cold_start": recommender.flags_cold_start,
+        }
+        if onboarding and len(rated) < RATINGS_TO_PERSONALIZE:
+            popular = recommender.popular(n, exclude=rated, genre=genre)
+            if popular is not None:
+                return Recommended(popular, cold_start=True, **about)
+        listing = recommender.recommend(user_id, n, exclude=rated, genre=genre)
+        items = self._known_only(listing.items)
         if not listing.cold_start:
-            items = self._explained(user_id, items, history)
-        return Recommended(items, listing.cold_start, backend, history)
+            items = self._explained(recommender, user_id, items, history)
+        return Recommended(items, cold_start=listing.cold_start, **about)
 
+    @staticmethod
     def _explained(
-        self, user_id: str, items: list[Recommendation], history: list[Interaction]
+        recommender: Recommender,
+        user_id: str,
+        items: list[Recommendation],
+        history: list[Interaction],
     ) -> list[Recommendation]:
         """Name the liked movie behind each recommendation ("because you rated X ★5")."""
-        explain = getattr(self.recommender, "explain", None)
-        if explain is None:
-            return items
         # "Because you rated X ★1.5" would read as a joke: explain by movies the user liked.
         liked = [
             event.item_id
             for event in history
             if event.rating is None or event.rating >= LIKED_RATING
         ]
-        because = explain(user_id, [item.item_id for item in items], among=liked)
+        because = recommender.explain(user_id, [item.item_id for item in items], among=liked)
+        if because is None:
+            return items
         return [replace(item, because=because.get(item.item_id)) for item in items]
-
-    def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
-        return self.embedded.popular(n, exclude=rated, allowed_items=self._in_genre(genre))
-
-    def _personalize_excluding(
-        self, recommender: Any, user_id: str, n: int, genre: str | None, rated: list[str]
-    ) -> RecommendationList:
-        # Personalize may return movies the user rated (without an exclusion filter, or since
-        # the last training): ask for a few more and drop those here.
-        asked = min(n + len(rated), 500)
-        listing = recommender.recommend(user_id, asked, genre=genre)
-        seen = set(rated)
-        kept = [item for item in self._known_only(listing.items) if item.item_id not in seen][:n]
-        return RecommendationList(kept, listing.cold_start)
 
     def _known_only(self, items: list[Recommendation]) -> list[Recommendation]:
         """Drop items the app knows nothing about (their cards would link to a 404).
 
-        Personalize may know items that are missing from the catalogue and the ratings here,
-        e.g. after the files were replaced. With neither file there is nothing to judge by.
+        A remote backend may know items that are missing from the catalogue and the ratings
+        here, e.g. after the files were replaced. With neither file there is nothing to judge by.
         """
         catalog, interactions = self.catalog, self.interactions
         rated = interactions.item_index if interactions is not None else {}
@@ -345,18 +349,14 @@ class Services:
                 _log_unknown_item_once(item.item_id)
         return known
 
-    def _in_genre(self, genre: str | None) -> Callable[[str], bool] | None:
-        if genre is None:
-            return None
-        catalog = self.catalog
-        return lambda item_id: genre in catalog.get(item_id).genres
-
     def similar(self, item_id: str, n: int) -> tuple[list[Recommendation], str]:
-        """Movies like this one, and the source that found them."""
+        """Movies like this one, and the source that found them (the fallback's, if need be)."""
         recommender = self.recommender
-        if self.uses_personalize and recommender.sims_campaign_arn:
-            return recommender.similar(item_id, n), "Amazon Personalize · SIMS campaign"
-        return self.embedded.similar(item_id, n), "Embedded recommender · item-to-item"
+        found = recommender.similar(item_id, n)
+        if found is not None:
+            return found, recommender.similar_description
+        fallback = self.fallback
+        return fallback.similar(item_id, n) or [], fallback.similar_description
 
     def movie(self, item_id: str) -> Movie:
         """The catalogue's movie for an ID the app knows; UnknownItem otherwise."""
@@ -369,13 +369,14 @@ class Services:
         return self.catalog.get(item_id)
 
     def rate(self, user_id: str, item_id: str, rating: float, session_id: str) -> RatingOutcome:
-        """Store a rating, fold it into the embedded model, and send it to Personalize."""
+        """Store a rating, let the backend take it in, and send it on to an event tracker."""
         self.movie(item_id)  # raises UnknownItem
         when = self.store.add(user_id, item_id, rating)
-        if not self.uses_personalize:
-            self.embedded.add_interaction(user_id, item_id, rating, when)
-            return RatingOutcome(when)
         events = self.events
+        try:
+            self.recommender.add_interaction(user_id, item_id, rating, when)
+        except RecommenderUnavailable:
+            pass  # the rating is stored; the next page says why recommendations are unavailable
         if events is None:
             return RatingOutcome(when)
         try:
@@ -399,7 +400,7 @@ def _log_unknown_item_once(item_id: str) -> None:
         _UNKNOWN_LOGGED.add(item_id)
         full = len(_UNKNOWN_LOGGED) == _UNKNOWN_LOG_LIMIT
     logger.warning(
-        "Amazon Personalize recommended item %r, which is in neither the catalogue nor the "
+        "The recommender named item %r, which is in neither the catalogue nor the "
         "ratings, so it is not shown%s", item_id[:MAX_ID_LENGTH],
         " (further unknown items are not logged)" if full else "",
     )

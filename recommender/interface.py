@@ -8,6 +8,7 @@ needs to know which backend it holds. This module imports nothing else from the 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,13 +38,58 @@ class RecommenderUnavailable(Exception):
 
 
 class Recommender(Protocol):
+    """A recommendation backend. Every method means the same on every backend; a backend that
+    cannot do something answers None there, or says so through a capability property."""
+
     @property
     def description(self) -> str:
         """Names the backend for people, e.g. "Amazon Personalize · campaign movies"."""
         ...
 
-    def recommend(self, user_id: str, n: int) -> RecommendationList:
-        """Top-n items for the user, never ones the user has already rated."""
+    @property
+    def similar_description(self) -> str:
+        """Names the source of `similar`, e.g. "Embedded recommender · item-to-item"."""
+        ...
+
+    @property
+    def can_filter_by_genre(self) -> bool:
+        """Whether `recommend` and `popular` take a `genre`."""
+        ...
+
+    @property
+    def flags_cold_start(self) -> bool:
+        """Whether `cold_start` marks every popular-items answer to a user it doesn't know.
+
+        Personalize answers unknown users with popular items without saying so.
+        """
+        ...
+
+    def recommend(
+        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+    ) -> RecommendationList:
+        """Top-n items for the user, none of `exclude`, all of `genre` when given."""
+        ...
+
+    def popular(
+        self, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+    ) -> list[Recommendation] | None:
+        """The n most popular items, none of `exclude`; None: this backend cannot list them."""
+        ...
+
+    def similar(self, item_id: str, n: int) -> list[Recommendation] | None:
+        """Items like this one ("more like this"); None: this backend cannot tell."""
+        ...
+
+    def explain(
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+    ) -> dict[str, str] | None:
+        """For each item, the rated item (of `among`) behind it; None: this backend cannot tell."""
+        ...
+
+    def add_interaction(
+        self, user_id: str, item_id: str, rating: float | None, timestamp: int
+    ) -> None:
+        """Take a rating made in the app into account now, where the backend can."""
         ...
 
     def health(self) -> dict[str, object]:

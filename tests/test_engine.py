@@ -123,14 +123,28 @@ def test_exclude_removes_items_as_well(models):
     assert again[0] == first[2]
 
 
-def test_allowed_items_filter_runs_before_the_cut(models):
+def genre_of_title(item_id: str) -> tuple[str, ...]:
+    """The test films' genre is the first word of their ID: "Comedy 3" is a comedy."""
+    return (item_id.split()[0],)
+
+
+def test_the_genre_filter_runs_before_the_cut(interactions):
     """A horror fan asking for comedies only still gets n of them, and nothing else."""
-    model = models["user-personalization"]
-    result = model.recommend("h4", 8, allowed_items=lambda item: item.startswith("Comedy"))
+    model = EmbeddedRecommender.train(interactions, params=SMALL, item_genres=genre_of_title)
+    assert model.can_filter_by_genre
+    result = model.recommend("h4", 8, genre="Comedy")
     assert len(result.items) == 8
     assert all(item.startswith("Comedy") for item in ids(result))
-    nothing = model.recommend("h4", 8, allowed_items=lambda item: False)
-    assert nothing.items == []
+    assert model.recommend("h4", 8, genre="Western").items == []
+    most_popular_horror = [item for item in ids(model.popular(24)) if item.startswith("Horror")]
+    assert ids(model.popular(3, genre="Horror")) == most_popular_horror[:3]
+
+
+def test_without_item_genres_there_is_no_genre_filter(models):
+    model = models["user-personalization"]
+    assert not model.can_filter_by_genre
+    with pytest.raises(ValueError, match="item_genres"):
+        model.recommend("h4", 8, genre="Comedy")
 
 
 def test_training_is_deterministic(interactions, models):
