@@ -23,7 +23,8 @@ from inputs import (
     parse_user_id,
 )
 from recommender.interface import Recommendation, RecommenderUnavailable
-from services import UnknownItem, current_services
+from services import UnknownItem
+from wiring import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

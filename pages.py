@@ -35,7 +35,8 @@ from inputs import (
 )
 from omdb import MovieDetails
 from recommender.interface import Recommendation, RecommenderUnavailable
-from services import RATINGS_TO_PERSONALIZE, UnknownItem, current_services
+from services import RATINGS_TO_PERSONALIZE, UnknownItem
+from wiring import current_services
 
 HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12

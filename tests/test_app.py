@@ -445,6 +445,11 @@ def test_the_session_cookie_stays_off_cross_site_posts(client):
     assert cookie.same_site == "Lax" and cookie.http_only
 
 
+def test_a_misspelled_injected_service_is_an_error_not_ignored(make_app):
+    with pytest.raises(TypeError, match="recommendr"):
+        make_app(recommendr=object())
+
+
 def test_debug_is_off_by_default(make_app):
     app = make_app()
     assert app.config["DEBUG"] is False
