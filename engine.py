@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from dataset import Interactions
+from dataset import Interaction, Interactions
 from recommender.interface import Recommendation, RecommendationList
 from training import (
     DEFAULT_RECIPE,
@@ -55,7 +55,6 @@ __all__ = [
     "SIMS",
     "USER_PERSONALIZATION",
     "EmbeddedRecommender",
-    "HistoryRow",
     "ModelParams",
     "StaleModelError",
     "model_path",
@@ -64,7 +63,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HistoryRow = tuple[str, "float | None", int]  # (ITEM_ID, RATING or None, TIMESTAMP)
 ItemGenres = Callable[[str], Collection[str]]  # an item's genres, for the genre filter
 
 
@@ -112,7 +110,7 @@ class EmbeddedRecommender:
             else None
         )
         self._solver = self._make_solver()
-        self._folded: dict[str, tuple[tuple[HistoryRow, ...], _UserState]] = {}
+        self._folded: dict[str, tuple[tuple[Interaction, ...], _UserState]] = {}
         self._lock = threading.Lock()
 
     # -- building ------------------------------------------------------------------------
@@ -320,7 +318,7 @@ class EmbeddedRecommender:
         """Whether the model was trained on this user's interactions (folded-in users were not)."""
         return user_id in self._user_index
 
-    def fold_in(self, user_id: str, history: Iterable[HistoryRow]) -> None:
+    def fold_in(self, user_id: str, history: Iterable[Interaction]) -> None:
         """Set a user's whole history and recompute their factors, without retraining."""
         history = tuple(history)
         state = self._state_from_history(history)
@@ -333,14 +331,10 @@ class EmbeddedRecommender:
         """Fold one new interaction into the user's profile (a new user starts one)."""
         with self._lock:
             folded = self._folded.get(user_id)
-            if folded is not None:
-                history = folded[0]
-            else:
-                history = tuple(
-                    (row.item_id, row.rating, row.timestamp)
-                    for row in self._interactions.history(user_id)
-                )
-            history = (*history, (item_id, rating, timestamp))
+            history = (
+                folded[0] if folded is not None else tuple(self._interactions.history(user_id))
+            )
+            history = (*history, Interaction(item_id, rating, timestamp))
             self._folded[user_id] = (history, self._state_from_history(history))
 
     # -- internals ---------------------------------------------------------------------------
@@ -382,12 +376,16 @@ class EmbeddedRecommender:
             self._rated.indices[start:end], self._rated.data[start:end], factors, recent
         )
 
-    def _state_from_history(self, history: Sequence[HistoryRow]) -> _UserState:
+    def _state_from_history(self, history: Sequence[Interaction]) -> _UserState:
         """Weights and (for ALS) factors for a history, computed as training computes them."""
         known = [
-            (self._item_index[item], np.nan if rating is None else rating, timestamp)
-            for item, rating, timestamp in history
-            if item in self._item_index  # items new since training cannot be scored yet
+            (
+                self._item_index[row.item_id],
+                np.nan if row.rating is None else row.rating,
+                row.timestamp,
+            )
+            for row in history
+            if row.item_id in self._item_index  # items new since training cannot be scored yet
         ]
         codes, ratings, timestamps = (
             np.asarray(column) for column in (zip(*known, strict=True) if known else ([], [], []))

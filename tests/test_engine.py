@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from commands import train_command
-from dataset import Interactions
+from dataset import Interaction, Interactions
 from engine import EmbeddedRecommender
 from training import (
     RECIPES,
@@ -205,8 +205,8 @@ def test_the_sequence_score_favours_what_follows_the_newest_item():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=2)
     )
-    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
     assert ids(model.recommend("2 then 7", 1)) == ["Step 8"]
     assert ids(model.recommend("7 then 2", 1)) == ["Step 3"]
     # A new interaction becomes the newest: the list turns to what follows it.
@@ -219,8 +219,8 @@ def test_without_the_sequence_score_the_order_of_a_history_does_not_matter():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=0)
     )
-    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
     assert model.recommend("2 then 7", 5) == model.recommend("7 then 2", 5)
 
 
@@ -313,7 +313,7 @@ def test_add_interaction_updates_a_known_user(interactions):
 
 def test_a_history_of_items_new_since_training_is_still_cold_start(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
-    model.fold_in("someone", [("Brand New Film", 5.0, 1)])
+    model.fold_in("someone", [Interaction("Brand New Film", 5.0, 1)])
     result = model.recommend("someone", 3, exclude=["Horror 0"])
     assert result.cold_start
     assert ids(result) == ids(model.popular(3, exclude=["Horror 0"]))
