@@ -13,11 +13,8 @@ from werkzeug.exceptions import HTTPException
 
 from config import redact_account_ids
 from dataset import Movie
-from personalize import Recommendation, RecommenderUnavailable
-from services import (
+from inputs import (
     InvalidInput,
-    UnknownItem,
-    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
@@ -25,6 +22,9 @@ from services import (
     parse_session_id,
     parse_user_id,
 )
+from recommender.interface import Recommendation, RecommenderUnavailable
+from services import UnknownItem
+from wiring import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -73,15 +73,13 @@ def recommendations() -> Any:
     user_id = parse_user_id(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     genre = parse_genre(request.args.get("genre"), found.catalog.genres)
-    if genre and not found.genre_filter_available:
-        raise InvalidInput("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.")
     listing = found.recommend(user_id, count, genre=genre)
     return jsonify(
         {
             "user_id": user_id,
             "backend": listing.backend,
             "cold_start": listing.cold_start,
-            "known_user": found.known_user(user_id),
+            "known_user": listing.known_user,
             "genre": genre,
             "items": [_item_json(item, found.catalog.get(item.item_id)) for item in listing.items],
         }

@@ -1,8 +1,8 @@
 """The web app: the app factory, error pages, health check, and `python app.py`.
 
 One request flows one way: validate -> recommend -> look up -> enrich -> render. The routes are
-in pages.py (HTML) and api.py (JSON); what they share is in services.py. The services are built
-in `create_app`, or passed in by tests.
+in pages.py (HTML) and api.py (JSON); the use cases they share are in services.py, and
+wiring.py builds what those use (tests pass in their own through `create_app`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from flask import Flask, current_app, has_request_context, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 import api
 import config as settings_module
 import pages
-from services import Services, current_services
+from wiring import Injected, Wiring, current_wiring
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def healthz() -> Any:
 
     503 with the reason when pages cannot be served (say, the ratings file cannot be read).
     """
-    found = current_services()
+    found = current_wiring()
     problem = found.unavailable()
     body: dict[str, Any] = {
         "status": "unavailable" if problem else "ok",
         "backend": "personalize" if found.uses_personalize else "embedded",
         "catalog_loaded": found.is_built("catalog"),
-        "model_loaded": found.is_built("recommender") or found.is_built("embedded"),
+        "model_loaded": found.is_built("recommender") or found.is_built("fallback"),
         "omdb_enabled": bool(current_app.config["OMDB_API_KEY"]),
     }
     if found.is_built("catalog"):
@@ -116,11 +116,12 @@ def create_app(
     config: Mapping[str, Any] | None = None,
     *,
     instance_path: str | None = None,
-    **services_given: Any,
+    **services: Unpack[Injected],
 ) -> Flask:
     """Build the app from the environment, or from `config` (tests), with optional services.
 
-    Services: recommender, catalog, omdb, interactions; whatever isn't given is built on use.
+    Services are wiring.Injected's: recommender, fallback, catalog, interactions, omdb, store,
+    events; whatever isn't given is built on use, and an unknown name is a TypeError.
     `instance_path` (default ./instance) holds the saved model, caches and the secret key.
     """
     app = Flask(__name__, instance_path=instance_path)
@@ -134,7 +135,7 @@ def create_app(
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
     app.session_interface = SessionInterface()
     app.add_template_filter(settings_module.redact_account_ids, "redact_account_ids")
-    app.extensions["movies"] = Services(app.config, app.instance_path, **services_given)
+    app.extensions["movies"] = Wiring(app.config, app.instance_path, **services)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from dataset import Interactions
-from personalize import Recommendation, RecommendationList
+from dataset import Interaction, Interactions
+from recommender.interface import Recommendation, RecommendationList
 from training import (
     DEFAULT_RECIPE,
     POPULARITY_COUNT,
@@ -55,7 +55,6 @@ __all__ = [
     "SIMS",
     "USER_PERSONALIZATION",
     "EmbeddedRecommender",
-    "HistoryRow",
     "ModelParams",
     "StaleModelError",
     "model_path",
@@ -64,7 +63,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HistoryRow = tuple[str, "float | None", int]  # (ITEM_ID, RATING or None, TIMESTAMP)
+ItemGenres = Callable[[str], Collection[str]]  # an item's genres, for the genre filter
 
 
 # --- the recommender --------------------------------------------------------------------
@@ -82,9 +81,15 @@ class EmbeddedRecommender:
     """Personalize-style recipes served from memory; see the module docstring."""
 
     def __init__(
-        self, model: TrainedModel, interactions: Interactions, rated: sp.csr_matrix | None = None
+        self,
+        model: TrainedModel,
+        interactions: Interactions,
+        rated: sp.csr_matrix | None = None,
+        *,
+        item_genres: ItemGenres | None = None,
     ) -> None:
         self._model = model
+        self._item_genres = item_genres  # None: no genre filter
         self._interactions = interactions
         self._item_index = {item_id: code for code, item_id in enumerate(model.item_ids)}
         self._user_index = {user_id: code for code, user_id in enumerate(model.user_ids)}
@@ -105,7 +110,7 @@ class EmbeddedRecommender:
             else None
         )
         self._solver = self._make_solver()
-        self._folded: dict[str, tuple[tuple[HistoryRow, ...], _UserState]] = {}
+        self._folded: dict[str, tuple[tuple[Interaction, ...], _UserState]] = {}
         self._lock = threading.Lock()
 
     # -- building ------------------------------------------------------------------------
@@ -118,9 +123,10 @@ class EmbeddedRecommender:
         recipe: str = DEFAULT_RECIPE,
         params: ModelParams | None = None,
         progress: bool = False,
+        item_genres: ItemGenres | None = None,
     ) -> EmbeddedRecommender:
         model, matrix = train_model(interactions, recipe, params, progress)
-        return cls(model, interactions, matrix)
+        return cls(model, interactions, matrix, item_genres=item_genres)
 
     @classmethod
     def load(
@@ -130,9 +136,11 @@ class EmbeddedRecommender:
         *,
         recipe: str | None = None,
         params: ModelParams | None = None,
+        item_genres: ItemGenres | None = None,
     ) -> EmbeddedRecommender:
         """Load a saved model; StaleModelError when it was not trained on these settings."""
-        return cls(load_model(path, interactions, recipe, params), interactions)
+        model = load_model(path, interactions, recipe, params)
+        return cls(model, interactions, item_genres=item_genres)
 
     @classmethod
     def load_or_train(
@@ -143,18 +151,26 @@ class EmbeddedRecommender:
         recipe: str = DEFAULT_RECIPE,
         params: ModelParams | None = None,
         progress: bool = False,
+        item_genres: ItemGenres | None = None,
     ) -> EmbeddedRecommender:
-        """Reuse model_dir's saved model when it matches; otherwise train and save one."""
+        """Reuse model_dir's saved model when it matches; otherwise train and save one.
+
+        `item_genres` gives an item's genres, for `genre=`; without it there is no genre filter.
+        """
         recipe = normalize_recipe(recipe)
         path = model_path(model_dir, recipe)
         if path.exists():
             try:
-                return cls.load(path, interactions, recipe=recipe, params=params)
+                return cls.load(
+                    path, interactions, recipe=recipe, params=params, item_genres=item_genres
+                )
             except StaleModelError as error:
                 logger.info("Retraining: %s", error)
             except (OSError, ValueError, KeyError) as error:
                 logger.warning("Retraining: cannot read %s (%s)", path, error)
-        model = cls.train(interactions, recipe=recipe, params=params, progress=progress)
+        model = cls.train(
+            interactions, recipe=recipe, params=params, progress=progress, item_genres=item_genres
+        )
         try:
             model.save(path)
         except OSError as error:  # a read-only instance/ should not stop the app
@@ -185,6 +201,18 @@ class EmbeddedRecommender:
         text = f"Embedded recommender · {source}, {len(self._model.user_ids):,} users"
         return text if self.recipe == DEFAULT_RECIPE else f"{text} · {self.recipe}"
 
+    @property
+    def similar_description(self) -> str:
+        return "Embedded recommender · item-to-item"
+
+    @property
+    def can_filter_by_genre(self) -> bool:
+        return self._item_genres is not None
+
+    @property
+    def flags_cold_start(self) -> bool:
+        return True  # every user it has no state for gets the flagged popular list
+
     def health(self) -> dict[str, object]:
         return {
             "backend": "embedded",
@@ -202,16 +230,19 @@ class EmbeddedRecommender:
         n: int,
         *,
         exclude: Collection[str] = (),
-        allowed_items: Callable[[str], bool] | None = None,
+        genre: str | None = None,
     ) -> RecommendationList:
-        """Top-n items for the user; an unknown user gets the popular items, flagged cold_start."""
+        """Top-n items for the user; an unknown user gets the popular items, flagged cold_start.
+
+        Never an item of `exclude` or one the model holds as rated by the user.
+        """
         state = self._state_of(user_id)
         if state is None or state.rated.size == 0:  # nothing known about them yet
-            popular = self.popular(n, exclude=exclude, allowed_items=allowed_items)
+            popular = self.popular(n, exclude=exclude, genre=genre)
             return RecommendationList(popular, cold_start=True)
         scores = self._scores(state)
         excluded = np.concatenate([state.rated, self._codes(exclude)])
-        return RecommendationList(self._top(scores, n, excluded, allowed_items))
+        return RecommendationList(self._top(scores, n, excluded, self._in_genre(genre)))
 
     # -- more endpoints --------------------------------------------------------------------
 
@@ -267,10 +298,11 @@ class EmbeddedRecommender:
         n: int,
         *,
         exclude: Collection[str] = (),
-        allowed_items: Callable[[str], bool] | None = None,
+        genre: str | None = None,
     ) -> list[Recommendation]:
-        """The most interacted-with items (Personalize's popularity-count), of `allowed_items`."""
+        """The most interacted-with items (Personalize's popularity-count), of `genre`."""
         skip = set(exclude)
+        allowed_items = self._in_genre(genre)
         found = []
         for code in self._popular_order:
             if len(found) >= n:
@@ -286,7 +318,7 @@ class EmbeddedRecommender:
         """Whether the model was trained on this user's interactions (folded-in users were not)."""
         return user_id in self._user_index
 
-    def fold_in(self, user_id: str, history: Iterable[HistoryRow]) -> None:
+    def fold_in(self, user_id: str, history: Iterable[Interaction]) -> None:
         """Set a user's whole history and recompute their factors, without retraining."""
         history = tuple(history)
         state = self._state_from_history(history)
@@ -299,17 +331,21 @@ class EmbeddedRecommender:
         """Fold one new interaction into the user's profile (a new user starts one)."""
         with self._lock:
             folded = self._folded.get(user_id)
-            if folded is not None:
-                history = folded[0]
-            else:
-                history = tuple(
-                    (row.item_id, row.rating, row.timestamp)
-                    for row in self._interactions.history(user_id)
-                )
-            history = (*history, (item_id, rating, timestamp))
+            history = (
+                folded[0] if folded is not None else tuple(self._interactions.history(user_id))
+            )
+            history = (*history, Interaction(item_id, rating, timestamp))
             self._folded[user_id] = (history, self._state_from_history(history))
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _in_genre(self, genre: str | None) -> Callable[[str], bool] | None:
+        if genre is None:
+            return None
+        item_genres = self._item_genres
+        if item_genres is None:
+            raise ValueError("filtering by genre needs item_genres")
+        return lambda item_id: genre in item_genres(item_id)
 
     def _make_solver(self) -> AlternatingLeastSquares | None:
         """An ALS object around the trained factors, for folding users in."""
@@ -340,12 +376,16 @@ class EmbeddedRecommender:
             self._rated.indices[start:end], self._rated.data[start:end], factors, recent
         )
 
-    def _state_from_history(self, history: Sequence[HistoryRow]) -> _UserState:
+    def _state_from_history(self, history: Sequence[Interaction]) -> _UserState:
         """Weights and (for ALS) factors for a history, computed as training computes them."""
         known = [
-            (self._item_index[item], np.nan if rating is None else rating, timestamp)
-            for item, rating, timestamp in history
-            if item in self._item_index  # items new since training cannot be scored yet
+            (
+                self._item_index[row.item_id],
+                np.nan if row.rating is None else row.rating,
+                row.timestamp,
+            )
+            for row in history
+            if row.item_id in self._item_index  # items new since training cannot be scored yet
         ]
         codes, ratings, timestamps = (
             np.asarray(column) for column in (zip(*known, strict=True) if known else ([], [], []))

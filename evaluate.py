@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dataset import Interactions, read_interactions
-from engine import RECIPES, EmbeddedRecommender, HistoryRow, ModelParams
+from dataset import Interaction, Interactions, read_interactions
+from engine import RECIPES, EmbeddedRecommender, ModelParams
 from personalize import OFFLINE_METRICS
 
 LIST_LENGTH = 25
@@ -78,7 +78,7 @@ def query_metrics(recommended: Sequence[str], truth: Collection[str]) -> dict[st
 @dataclass(frozen=True)
 class Query:
     user_id: str
-    history: tuple[HistoryRow, ...]  # the oldest 90%, folded in at query time
+    history: tuple[Interaction, ...]  # the oldest 90%, folded in at query time
     truth: frozenset[str]  # the newest 10%
 
 
@@ -113,7 +113,7 @@ def _query_for(interactions: Interactions, user_id: str) -> Query | None:
     given, newest = history[:-n_truth], history[-n_truth:]
     return Query(
         user_id=user_id,
-        history=tuple((row.item_id, row.rating, row.timestamp) for row in given),
+        history=tuple(given),
         truth=frozenset(row.item_id for row in newest),
     )
 

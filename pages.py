@@ -23,21 +23,20 @@ from flask import (
     url_for,
 )
 
-from dataset import Interaction, Movie
-from omdb import MovieDetails
-from personalize import Recommendation, RecommenderUnavailable
-from services import (
-    MAX_USER_ID_LENGTH,
-    RATINGS_TO_PERSONALIZE,
+from dataset import Catalog, Interaction, Movie
+from inputs import (
+    MAX_ID_LENGTH,
     InvalidInput,
-    UnknownItem,
-    current_services,
     parse_count,
     parse_genre,
     parse_item_id,
     parse_rating,
     parse_user_id,
 )
+from omdb import MovieDetails
+from recommender.interface import Recommendation, RecommenderUnavailable
+from services import RATINGS_TO_PERSONALIZE, Services, UnknownItem
+from wiring import current_services
 
 HISTORY_LENGTH = 5
 SIMILAR_COUNT = 12
@@ -54,6 +53,39 @@ class Card:
     details: MovieDetails | None = None
     reason: str | None = None
     rating: float | None = None  # the user's own rating
+
+
+# ---------------------------------------------------------------------------------------------
+# Domain errors, each mapped once (as in api.py)
+
+# The views whose bad input is a mistake in the user form: they show the form again.
+_FORM_VIEWS = {"movies.result", "movies.recommendations"}
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid(problem: InvalidInput) -> Any:
+    """The form again with the message; a link or rating form with bad values gets a 400 page."""
+    if request.endpoint not in _FORM_VIEWS:
+        return render_template("error.html", title="Bad Request", message=str(problem)), 400
+    raw_user = request.values.get("user_id", request.values.get("text"))
+    return render_index(str(problem), (raw_user or "")[:MAX_ID_LENGTH], request.values.get("n"))
+
+
+@bp.errorhandler(UnknownItem)
+def _unknown_item(problem: UnknownItem) -> Any:
+    message = "No movie with this ID is in the catalogue or the ratings."
+    return render_template("error.html", title="Page not found", message=message), 404
+
+
+@bp.errorhandler(RecommenderUnavailable)
+def _unavailable(problem: RecommenderUnavailable) -> Any:
+    return render_template("unavailable.html", problem=problem), 503
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    # csrf_token is called by the rating forms only, so pages without one set no session.
+    return {"csrf_token": csrf_token, "max_id_length": MAX_ID_LENGTH}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,25 +134,25 @@ def index() -> Any:
     return render_index()
 
 
-def render_index(error: str | None = None, user_id: str = "", count: str = "") -> Any:
+def render_index(error: str | None = None, user_id: str = "", count: str | None = "") -> Any:
     return (
         render_template(
             "index.html",
             error=error,
             user_id=user_id,
-            count=count,
+            count=count or "",
             default_count=current_app.config["NUM_RESULTS"],
-            known_users=_known_users(),
+            known_users=_known_users(current_services()),
             new_user=session.get("new_user"),
         ),
         400 if error else 200,
     )
 
 
-def _known_users() -> dict[str, Any] | None:
+def _known_users(found: Services) -> dict[str, Any] | None:
     """How many users the ratings have, and a few to try."""
     try:
-        interactions = current_services().interactions
+        interactions = found.interactions
     except RecommenderUnavailable:
         return None
     if interactions is None or not interactions.n_users:
@@ -131,13 +163,8 @@ def _known_users() -> dict[str, Any] | None:
 @bp.post("/result")
 def result() -> Any:
     """The workshop's form target; its field was called `text`, ours `user_id`."""
-    raw_user = request.form.get("user_id", request.form.get("text"))
-    raw_count = request.form.get("n")
-    try:
-        user_id = parse_user_id(raw_user)
-        count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
-    except InvalidInput as problem:
-        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
+    user_id = parse_user_id(request.form.get("user_id", request.form.get("text")))
+    count = parse_count(request.form.get("n"), current_app.config["NUM_RESULTS"])
     return redirect(url_for(".recommendations", user_id=user_id, n=count), code=303)
 
 
@@ -168,61 +195,59 @@ def new_user() -> Any:
 
 @bp.get("/recommendations")
 def recommendations() -> Any:
-    raw_user, raw_count = request.args.get("user_id"), request.args.get("n")
     found = current_services()
-    try:
-        user_id = parse_user_id(raw_user)
-        count = parse_count(raw_count, current_app.config["NUM_RESULTS"])
-        genre = parse_genre(request.args.get("genre"), found.catalog.genres)
-    except InvalidInput as problem:
-        return render_index(str(problem), (raw_user or "")[:MAX_USER_ID_LENGTH], raw_count or "")
-    if genre and not found.genre_filter_available:
-        return render_index("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.", user_id)
+    user_id = parse_user_id(request.args.get("user_id"))
+    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
+    genre = parse_genre(request.args.get("genre"), found.catalog.genres)
     onboarding = _is_new_user(user_id)
-    try:
-        listing = found.recommend(user_id, count, genre=genre, onboarding=onboarding)
-    except RecommenderUnavailable as problem:
-        return render_template("unavailable.html", problem=problem), 503
+    listing = found.recommend(user_id, count, genre=genre, onboarding=onboarding)
     return render_template(
         "results.html",
         user_id=user_id,
         count=count,
         genre=genre,
-        genres=found.catalog.genres if found.genre_filter_available else [],
-        cards=cards_for(listing.items, listing.history),
+        genres=found.catalog.genres if found.can_filter_by_genre else [],
+        cards=cards_for(found, listing.items, listing.history),
         cold_start=listing.cold_start,
-        known_user=found.known_user(user_id),
+        known_user=listing.known_user,
         backend=listing.backend,
-        uses_personalize=found.uses_personalize,
+        flags_cold_start=listing.flags_cold_start,
         onboarding=onboarding,
         ratings_needed=max(0, RATINGS_TO_PERSONALIZE - len(listing.history)),
-        **_history_lists(listing.history),
-        csrf_token=csrf_token(),
+        **_history_lists(found.catalog, listing.history),
     )
 
 
-def cards_for(items: list[Recommendation], history: list[Interaction] = ()) -> list[Card]:
+def cards_for(
+    found: Services, items: list[Recommendation], history: list[Interaction] = ()
+) -> list[Card]:
     """Cards with OMDb details (fetched concurrently) and, when known, why each is there."""
-    found = current_services()
     movies = [found.catalog.get(item.item_id) for item in items]
     details = found.omdb.details(movies)
     ratings = {event.item_id: event.rating for event in history}
     return [
-        Card(movie, details.get(movie.item_id), _reason(item, ratings), ratings.get(movie.item_id))
+        Card(
+            movie,
+            details.get(movie.item_id),
+            _reason(found.catalog, item, ratings),
+            ratings.get(movie.item_id),
+        )
         for movie, item in zip(movies, items, strict=True)
     ]
 
 
-def _reason(item: Recommendation, ratings: dict[str, float | None]) -> str | None:
+def _reason(
+    catalog: Catalog, item: Recommendation, ratings: dict[str, float | None]
+) -> str | None:
     """"Because you rated Heat ★5" when the backend named the rated movie behind it."""
     if item.because is None:
         return item.reason if item.reason not in (None, "popular") else None
-    title = current_services().catalog.get(item.because).title
+    title = catalog.get(item.because).title
     stars = ratings.get(item.because)
     return f"Because you rated {title}" + (f" ★{stars:g}" if stars is not None else "")
 
 
-def _history_lists(history: list[Interaction]) -> dict[str, list[Card]]:
+def _history_lists(catalog: Catalog, history: list[Interaction]) -> dict[str, list[Card]]:
     """The user's favourites (best first, then newest), and their latest other ratings.
 
     No movie is in both: for a user whose latest ratings are also their best (user 1 of the
@@ -233,7 +258,6 @@ def _history_lists(history: list[Interaction]) -> dict[str, list[Card]]:
     top_rated = sorted(rated, key=lambda event: -event.rating)[:HISTORY_LENGTH]
     shown = {event.item_id for event in top_rated}
     recent = [event for event in newest_first if event.item_id not in shown][:HISTORY_LENGTH]
-    catalog = current_services().catalog
     return {
         name: [Card(movie=catalog.get(event.item_id), rating=event.rating) for event in events]
         for name, events in (("top_rated", top_rated), ("recent", recent))
@@ -247,27 +271,19 @@ def _history_lists(history: list[Interaction]) -> dict[str, list[Card]]:
 @bp.get("/movies")
 def movie() -> Any:
     found = current_services()
-    try:
-        item_id = parse_item_id(request.args.get("item_id"))
-        user_id = parse_user_id(request.args["user_id"]) if request.args.get("user_id") else None
-        subject = found.movie(item_id)
-        similar, similar_source = found.similar(item_id, SIMILAR_COUNT)
-    except InvalidInput as problem:
-        abort(400, str(problem))
-    except UnknownItem:
-        abort(404, "No movie with this ID is in the catalogue or the ratings.")
-    except RecommenderUnavailable as problem:
-        return render_template("unavailable.html", problem=problem), 503
+    item_id = parse_item_id(request.args.get("item_id"))
+    user_id = parse_user_id(request.args["user_id"]) if request.args.get("user_id") else None
+    subject = found.movie(item_id)
+    similar, similar_source = found.similar(item_id, SIMILAR_COUNT)
     history = found.history(user_id) if user_id else []
     # One batch, so a cold page costs one round of OMDb lookups, not two.
-    card, *similar_cards = cards_for([Recommendation(subject.item_id), *similar], history)
+    card, *similar_cards = cards_for(found, [Recommendation(subject.item_id), *similar], history)
     return render_template(
         "movie.html",
         card=card,
         similar=similar_cards,
         similar_source=similar_source,
         user_id=user_id,
-        csrf_token=csrf_token(),
     )
 
 
@@ -279,20 +295,12 @@ def movie() -> Any:
 def rate() -> Any:
     """A rating from a card's form; back to the page it came from, with the list updated."""
     _check_csrf()
-    try:
-        user_id = parse_user_id(request.form.get("user_id"))
-        item_id = parse_item_id(request.form.get("item_id"))
-        rating = parse_rating(request.form.get("rating"))
-    except InvalidInput as problem:
-        abort(400, str(problem))
+    user_id = parse_user_id(request.form.get("user_id"))
+    item_id = parse_item_id(request.form.get("item_id"))
+    rating = parse_rating(request.form.get("rating"))
     back_to = _back_to(request.form.get("next"), user_id)
     found = current_services()
-    try:
-        outcome = found.rate(user_id, item_id, rating, session_id())
-    except UnknownItem:
-        abort(404, "No movie with this ID is in the catalogue or the ratings.")
-    except RecommenderUnavailable as problem:
-        return render_template("unavailable.html", problem=problem), 503
+    outcome = found.rate(user_id, item_id, rating, session_id())
     flash(f"You rated {found.catalog.get(item_id).title} ★{rating:g}.", "success")
     if outcome.notice:
         flash(outcome.notice, "notice")

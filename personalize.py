@@ -1,7 +1,8 @@
-"""The recommender interface, and the Amazon Personalize backend behind it.
+"""The Amazon Personalize backend: GetRecommendations, PutEvents, and AWS errors explained.
 
-The web app talks only to `Recommender`; `choose_recommender` picks Amazon Personalize when a
-campaign or recommender ARN is configured and the embedded engine otherwise.
+`PersonalizeRecommender` implements `recommender.interface.Recommender`; the app uses it when a
+campaign or recommender ARN is configured, and the embedded engine otherwise. Every AWS failure
+becomes `RecommenderUnavailable` with a reason and a hint.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -30,6 +30,7 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.parsers import ResponseParserError
 
 from config import region_of
+from recommender.interface import Recommendation, RecommendationList, RecommenderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,45 +48,6 @@ OFFLINE_METRICS = (
 )
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    score: float | None = None
-    reason: str | None = None  # why it was recommended, when the backend can say
-    because: str | None = None  # the rated item that led to it ("because you rated X")
-
-
-@dataclass(frozen=True)
-class RecommendationList:
-    items: list[Recommendation] = field(default_factory=list)
-    # True when the user is unknown and the list is the popular-movies fallback.
-    cold_start: bool = False
-
-
-class RecommenderUnavailable(Exception):
-    """The backend could not answer; `reason` says what failed, `hint` what to check."""
-
-    def __init__(self, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
-
-
-class Recommender(Protocol):
-    @property
-    def description(self) -> str:
-        """Names the backend for people, e.g. "Amazon Personalize · campaign movies"."""
-        ...
-
-    def recommend(self, user_id: str, n: int) -> RecommendationList:
-        """Top-n items for the user, never ones the user has already rated."""
-        ...
-
-    def health(self) -> dict[str, object]:
-        """Facts for /healthz: the backend's name and whether it is ready."""
-        ...
-
-
 # ---------------------------------------------------------------------------------------------
 # Amazon Personalize
 
@@ -101,6 +63,7 @@ READ_TIMEOUT = 2.0
 ATTEMPTS = 2  # in total, the first one included
 RETRY_BACKOFF = 1.0  # the most legacy mode waits before the second attempt
 FAULT_BUDGET = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + (ATTEMPTS - 1) * RETRY_BACKOFF
+MAX_NUM_RESULTS = 500  # GetRecommendations' largest numResults
 
 
 def make_runtime_client(region: str, session: boto3.session.Session | None = None) -> Any:
@@ -152,9 +115,29 @@ class PersonalizeRecommender:
         kind, _, name = self.arn.split(":")[-1].partition("/")
         return f"Amazon Personalize · {kind} {name}"
 
-    def recommend(self, user_id: str, n: int, *, genre: str | None = None) -> RecommendationList:
-        """Top-n for the user; a genre needs the genre filter (INCLUDE ... IN ($GENRES))."""
-        request: dict[str, Any] = {**self._target, "userId": user_id, "numResults": n}
+    @property
+    def similar_description(self) -> str:
+        return "Amazon Personalize · SIMS campaign"
+
+    @property
+    def can_filter_by_genre(self) -> bool:
+        """Personalize filters by genre only through a filter made for it."""
+        return bool(self.genre_filter_arn)
+
+    @property
+    def flags_cold_start(self) -> bool:
+        return False  # it answers users it has never seen with popular items, silently
+
+    def recommend(
+        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+    ) -> RecommendationList:
+        """Top-n for the user, none of `exclude`; a genre needs the genre filter.
+
+        Personalize may return items to exclude (without an exclusion filter, or ones rated
+        since the last training): ask for as many more as there are, and drop them here.
+        """
+        asked = min(n + len(exclude), MAX_NUM_RESULTS)
+        request: dict[str, Any] = {**self._target, "userId": user_id, "numResults": asked}
         if genre is not None:
             if not self.genre_filter_arn:
                 raise ValueError("filtering by genre needs genre_filter_arn")
@@ -163,14 +146,33 @@ class PersonalizeRecommender:
             request["filterValues"] = {"GENRES": json.dumps(genre)}
         elif self.filter_arn:
             request["filterArn"] = self.filter_arn
-        return RecommendationList(items=self._call(request))
+        skip = set(exclude)
+        kept = [item for item in self._call(request) if item.item_id not in skip]
+        return RecommendationList(items=kept[:n])
 
-    def similar(self, item_id: str, n: int) -> list[Recommendation]:
-        """"More like this" from a SIMS campaign; empty when none is configured."""
+    def popular(
+        self, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+    ) -> list[Recommendation] | None:
+        """None: a user-personalization campaign has no popular list of its own."""
+        return None
+
+    def similar(self, item_id: str, n: int) -> list[Recommendation] | None:
+        """"More like this" from a SIMS campaign; None when none is configured."""
         if not self.sims_campaign_arn:
-            return []
+            return None
         request = {"campaignArn": self.sims_campaign_arn, "itemId": item_id, "numResults": n}
         return self._call(request)
+
+    def explain(
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+    ) -> dict[str, str] | None:
+        """None: GetRecommendations does not say which rated item led to a recommendation."""
+        return None
+
+    def add_interaction(
+        self, user_id: str, item_id: str, rating: float | None, timestamp: int
+    ) -> None:
+        """Nothing here: ratings reach Personalize through PutEvents (`EventSender`)."""
 
     def health(self) -> dict[str, object]:
         # No AWS call here: a health probe must not cost money or fail on throttling.

@@ -1,131 +1,36 @@
-"""What the pages and the API do, independent of HTTP: input rules and the app's services.
+"""The use cases: what the pages and the API do, independent of HTTP and of the backend.
 
-`Services` builds each collaborator (recommender, catalogue, OMDb client, ratings, stored
-ratings) on first use and offers the operations the routes share: recommend, rate, similar.
+`Services` offers history, recommend, similar, movie and rate over the collaborators the wiring
+builds (wiring.py). It talks to the recommender only through `recommender.interface`, so the
+code is the same for Amazon Personalize and the embedded engine. Input is parsed before
+(inputs.py); a genre the backend cannot filter by raises `InvalidInput`, an unknown movie
+`UnknownItem`, a backend that cannot answer `RecommenderUnavailable`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import unicodedata
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import BotoCoreError
-from flask import current_app
+from dataset import Catalog, Interaction, Interactions, Movie
+from inputs import MAX_ID_LENGTH, InvalidInput
+from recommender.interface import Recommendation, Recommender, RecommenderUnavailable
 
-import config as settings_module
-from dataset import Catalog, DataFileError, Interaction, Interactions, Movie, read_interactions
-from omdb import OmdbClient
-from personalize import (
-    EventSender,
-    PersonalizeRecommender,
-    Recommendation,
-    RecommendationList,
-    Recommender,
-    RecommenderUnavailable,
-    make_events_client,
-    make_runtime_client,
-)
-from store import RatingStore
+if TYPE_CHECKING:  # types only: the use cases never call AWS, OMDb or SQLite themselves
+    from omdb import OmdbClient
+    from personalize import EventSender
+    from store import RatingStore
 
 logger = logging.getLogger(__name__)
 
-MAX_USER_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
-MAX_RESULTS = 100
 RATINGS_TO_PERSONALIZE = 3  # a new user's ratings before the list is personalized
 LIKED_RATING = 3.5  # stars from which a rating counts as liking the movie
-
-T = TypeVar("T")
-
-
-class InvalidInput(ValueError):
-    """Input a person typed that the app cannot use; the message says how to fix it."""
 
 
 class UnknownItem(LookupError):
     """An item ID that is neither in the catalogue nor in the ratings."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Input rules, shared by the pages and the API
-
-
-def parse_user_id(raw: str | None) -> str:
-    """A user ID as Personalize accepts it: 1 to 256 characters, no control characters."""
-    return _parse_id(raw, "user ID", "Enter a user ID, for example 1.")
-
-
-def parse_item_id(raw: str | None) -> str:
-    return _parse_id(raw, "movie ID", "Give a movie ID (item_id).")
-
-
-def _parse_id(raw: str | None, what: str, when_empty: str) -> str:
-    value = (raw or "").strip()
-    if not value:
-        raise InvalidInput(when_empty)
-    if len(value) > MAX_USER_ID_LENGTH:
-        raise InvalidInput(
-            f"A {what} has at most {MAX_USER_ID_LENGTH} characters; this one has {len(value)}."
-        )
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise InvalidInput(f"A {what} cannot contain control characters such as tabs or newlines.")
-    if any(unicodedata.category(char) == "Cs" for char in value):
-        # JSON can carry "\ud800" alone; it has no UTF-8 form, so no store or AWS call takes it.
-        raise InvalidInput(f"A {what} must be Unicode text; this one has a lone surrogate.")
-    return value
-
-
-def parse_session_id(raw: str | None, default: str) -> str:
-    """Personalize's sessionId, under the same rules as the IDs; blank means `default`."""
-    if raw is None or not raw.strip():
-        return default
-    return _parse_id(raw, "session ID", "")
-
-
-def parse_count(raw: object, default: int) -> int:
-    """The number of recommendations: a whole number from 1 to 100 (blank means the default)."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return default
-    try:
-        count = int(raw.strip()) if isinstance(raw, str) else _whole(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput("The number of movies must be a whole number from 1 to 100.") from None
-    if not 1 <= count <= MAX_RESULTS:
-        raise InvalidInput(f"The number of movies must be from 1 to {MAX_RESULTS}; got {count}.")
-    return count
-
-
-def _whole(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("not a whole number")
-    return value
-
-
-def parse_rating(raw: object) -> float:
-    """A rating from 1 to 5 stars, in whole or half stars."""
-    try:
-        if isinstance(raw, bool):
-            raise TypeError("a boolean is not a rating")
-        rating = float(raw.strip()) if isinstance(raw, str) else float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
-        raise InvalidInput("A rating is a number of stars from 1 to 5.") from None
-    if not 1 <= rating <= 5 or rating * 2 != int(rating * 2):
-        raise InvalidInput("A rating is from 1 to 5 stars, in whole or half stars.")
-    return rating
-
-
-def parse_genre(raw: str | None, genres: list[str]) -> str | None:
-    genre = (raw or "").strip()
-    if not genre:
-        return None
-    if genre not in genres:
-        raise InvalidInput(f"There is no genre called {genre[:40]!r} in the catalogue.")
-    return genre
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +45,9 @@ class Recommended:
     cold_start: bool
     backend: str
     history: list[Interaction]  # the user's ratings, read once for the whole page
+    known_user: bool | None  # in the ratings file or the app's; None without a ratings file
+    # False: a popular list for a user the backend has never seen may come without cold_start.
+    flags_cold_start: bool = True
 
 
 @dataclass(frozen=True)
@@ -154,198 +62,66 @@ class RatingOutcome:
 # Services
 
 
+class Collaborators(Protocol):
+    """What the use cases work with; wiring.Wiring builds each on first use."""
+
+    @property
+    def recommender(self) -> Recommender: ...
+
+    @property
+    def fallback(self) -> Recommender:
+        """Asked when the recommender answers None ("more like this" without SIMS)."""
+        ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def interactions(self) -> Interactions | None: ...
+
+    @property
+    def omdb(self) -> OmdbClient: ...
+
+    @property
+    def store(self) -> RatingStore: ...
+
+    @property
+    def events(self) -> EventSender | None: ...
+
+
 class Services:
-    """The app's collaborators, each built on first use.
+    """The operations the pages and the API share, the same for every backend."""
 
-    Lazy so that CLI commands such as `personalize status` don't pay for training a model;
-    `python app.py` warms them up before serving.
-    """
-
-    def __init__(self, settings: Mapping[str, Any], instance_path: str, **given: Any) -> None:
-        self._settings = settings
-        self._instance = Path(instance_path)
-        self._built: dict[str, Any] = dict(given)
-        # Why a build failed, with the ratings file's signature at the time (for /healthz).
-        self._failures: dict[str, tuple[RecommenderUnavailable, object]] = {}
-        self._lock = threading.RLock()
-
-    def _get(self, name: str, build: Callable[[], T]) -> T:
-        with self._lock:
-            if name not in self._built:
-                try:
-                    self._built[name] = build()
-                except RecommenderUnavailable as problem:
-                    self._failures[name] = (problem, self._ratings_signature())
-                    raise
-                self._failures.pop(name, None)
-            return self._built[name]
-
-    def is_built(self, name: str) -> bool:
-        return name in self._built
-
-    def unavailable(self) -> RecommenderUnavailable | None:
-        """Why pages fail right now, as far as is known without building or calling anything.
-
-        A remembered build failure counts while the ratings file is unchanged (a fixed file is
-        tried again by the next page); before any build, the file must at least open.
-        """
-        signature = self._ratings_signature()
-        for problem, seen in list(self._failures.values()):
-            if seen == signature:
-                return problem
-        if self.is_built("interactions"):
-            return None
-        return self._ratings_file_problem()
-
-    def _ratings_path(self) -> Path:
-        return settings_module.resolve_path(self._settings["RATINGS_PATH"])
-
-    def _ratings_signature(self) -> object:
-        try:
-            stat = self._ratings_path().stat()
-        except OSError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-    def _ratings_file_problem(self) -> RecommenderUnavailable | None:
-        path = self._ratings_path()
-        if not path.exists() and self.uses_personalize:
-            return None  # Personalize needs no ratings file
-        try:
-            with path.open("rb"):
-                return None
-        except OSError as error:
-            return _unreadable_ratings(error)
-
-    @property
-    def uses_personalize(self) -> bool:
-        return bool(
-            self._settings["PERSONALIZE_CAMPAIGN_ARN"]
-            or self._settings["PERSONALIZE_RECOMMENDER_ARN"]
-        )
-
-    @property
-    def genre_filter_available(self) -> bool:
-        """Personalize filters by genre only through a filter made for it."""
-        return not self.uses_personalize or bool(self._settings["PERSONALIZE_GENRE_FILTER_ARN"])
-
-    # -- the collaborators ----------------------------------------------------------------
-
-    @property
-    def catalog(self) -> Catalog:
-        return self._get("catalog", self._build_catalog)
-
-    @property
-    def interactions(self) -> Interactions | None:
-        """The ratings file plus ratings made in the app (None: Personalize without a file).
-
-        Raises RecommenderUnavailable when the file cannot be read.
-        """
-        return self._get("interactions", self._build_interactions)
-
-    @property
-    def omdb(self) -> OmdbClient:
-        return self._get("omdb", self._build_omdb)
-
-    @property
-    def store(self) -> RatingStore:
-        database_url = self._settings["DATABASE_URL"]
-        return self._get(
-            "store", lambda: RatingStore(self._instance / "ratings.sqlite", database_url)
-        )
+    def __init__(self, parts: Collaborators) -> None:
+        self._parts = parts
 
     @property
     def recommender(self) -> Recommender:
-        """Raises RecommenderUnavailable when it cannot be built (e.g. no ratings file)."""
-        build = self._build_personalize if self.uses_personalize else lambda: self.embedded
-        return self._get("recommender", build)
+        return self._parts.recommender
 
     @property
-    def embedded(self) -> Any:
-        """The embedded engine: the default backend, and "more like this" without SIMS."""
-        return self._get("embedded", self._build_embedded)
+    def fallback(self) -> Recommender:
+        return self._parts.fallback
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._parts.catalog
+
+    @property
+    def interactions(self) -> Interactions | None:
+        return self._parts.interactions
+
+    @property
+    def omdb(self) -> OmdbClient:
+        return self._parts.omdb
+
+    @property
+    def store(self) -> RatingStore:
+        return self._parts.store
 
     @property
     def events(self) -> EventSender | None:
-        """Sends ratings to Personalize when an event tracker is configured."""
-        if not (self.uses_personalize and self._settings["PERSONALIZE_TRACKING_ID"]):
-            return None
-        return self._get("events", self._build_events)
-
-    def _build_catalog(self) -> Catalog:
-        path = settings_module.resolve_path(self._settings["ITEMS_PATH"])
-        if not path.exists():
-            logger.warning("No items file at %s; titles will come from the item IDs", path)
-            return Catalog()
-        return Catalog.from_csv(path)
-
-    def _build_interactions(self) -> Interactions | None:
-        path = self._ratings_path()
-        if not path.exists() and self.uses_personalize:
-            return None
-        try:
-            parsed = read_interactions(path, cache_dir=self._instance)
-        except (OSError, DataFileError) as error:
-            raise _unreadable_ratings(error) from error
-        return with_stored_ratings(parsed, self.store.all())
-
-    def _build_omdb(self) -> OmdbClient:
-        return OmdbClient(
-            self._settings["OMDB_API_KEY"] or None,
-            cache_path=self._instance / "omdb-cache.sqlite",
-            cache_url=self._settings["CACHE_URL"],
-        )
-
-    def _build_embedded(self) -> Any:
-        interactions = self.interactions
-        if interactions is None:
-            raise RecommenderUnavailable(
-                "There is no ratings file for the embedded recommender.",
-                "Set RATINGS_PATH to the ratings file you imported into Personalize.",
-            )
-        from engine import EmbeddedRecommender  # numpy and implicit load only when needed
-
-        return EmbeddedRecommender.load_or_train(
-            interactions, self._instance, recipe=self._settings["RECIPE"]
-        )
-
-    def _build_personalize(self) -> PersonalizeRecommender:
-        settings = self._settings
-        return PersonalizeRecommender(
-            self._aws_client(make_runtime_client),
-            campaign_arn=settings["PERSONALIZE_CAMPAIGN_ARN"],
-            recommender_arn=settings["PERSONALIZE_RECOMMENDER_ARN"],
-            filter_arn=settings["PERSONALIZE_FILTER_ARN"],
-            genre_filter_arn=settings["PERSONALIZE_GENRE_FILTER_ARN"],
-            sims_campaign_arn=settings["PERSONALIZE_SIMS_CAMPAIGN_ARN"],
-        )
-
-    def _build_events(self) -> EventSender:
-        return EventSender(
-            self._aws_client(make_events_client), self._settings["PERSONALIZE_TRACKING_ID"]
-        )
-
-    def _aws_client(self, make: Callable[[str], Any]) -> Any:
-        arn = self._settings["PERSONALIZE_CAMPAIGN_ARN"] or self._settings[
-            "PERSONALIZE_RECOMMENDER_ARN"
-        ]
-        region = self._settings["AWS_REGION"] or settings_module.region_of(arn)
-        try:
-            return make(region)
-        except (BotoCoreError, ValueError) as error:
-            # Credentials are resolved when the client is made: a missing profile fails here.
-            raise RecommenderUnavailable(
-                f"The AWS client could not be set up: {error}",
-                "Check AWS_PROFILE and the AWS configuration files.",
-            ) from error
-
-    def warm_up(self) -> None:
-        """Build everything now, so the first visitor doesn't wait for training."""
-        _ = self.catalog
-        try:
-            logger.info("Serving recommendations from %s", self.recommender.description)
-        except RecommenderUnavailable as problem:
-            logger.error("%s %s", problem.reason, problem.hint)
+        return self._parts.events
 
     # -- operations -----------------------------------------------------------------------
 
@@ -363,60 +139,64 @@ class Services:
         latest = {event.item_id: event for event in [*events, *self.store.for_user(user_id)]}
         return sorted(latest.values(), key=lambda event: event.timestamp)
 
+    @property
+    def can_filter_by_genre(self) -> bool:
+        return self.recommender.can_filter_by_genre
+
     def recommend(
         self, user_id: str, n: int, *, genre: str | None = None, onboarding: bool = False
     ) -> Recommended:
-        """Recommendations, never of rated movies; a new user rates popular ones first."""
+        """Recommendations, never of rated movies; a new user rates popular ones first.
+
+        The rated movies come from the history read here, from the shared files and store, and
+        go to the backend as `exclude`: every process then leaves out a rating made in any of
+        them, whatever its own model has seen.
+        """
         recommender = self.recommender
+        if genre is not None and not recommender.can_filter_by_genre:
+            raise InvalidInput("Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.")
         history = self.history(user_id)
         rated = [event.item_id for event in history]
-        backend = recommender.description
-        if onboarding and len(rated) < RATINGS_TO_PERSONALIZE and not self.uses_personalize:
-            return Recommended(self._popular(n, rated, genre), True, backend, history)
-        if self.uses_personalize:
-            listing = self._personalize_excluding(recommender, user_id, n, genre, rated)
-            return Recommended(listing.items, listing.cold_start, backend, history)
-        listing = recommender.recommend(user_id, n, allowed_items=self._in_genre(genre))
-        items = listing.items
+        about = {
+            "backend": recommender.description,
+            "history": history,
+            "known_user": self.known_user(user_id),
+            "flags_cold_start": recommender.flags_cold_start,
+        }
+        if onboarding and len(rated) < RATINGS_TO_PERSONALIZE:
+            popular = recommender.popular(n, exclude=rated, genre=genre)
+            if popular is not None:
+                return Recommended(popular, cold_start=True, **about)
+        listing = recommender.recommend(user_id, n, exclude=rated, genre=genre)
+        items = self._known_only(listing.items)
         if not listing.cold_start:
-            items = self._explained(user_id, items, history)
-        return Recommended(items, listing.cold_start, backend, history)
+            items = self._explained(recommender, user_id, items, history)
+        return Recommended(items, cold_start=listing.cold_start, **about)
 
+    @staticmethod
     def _explained(
-        self, user_id: str, items: list[Recommendation], history: list[Interaction]
+        recommender: Recommender,
+        user_id: str,
+        items: list[Recommendation],
+        history: list[Interaction],
     ) -> list[Recommendation]:
         """Name the liked movie behind each recommendation ("because you rated X ★5")."""
-        explain = getattr(self.recommender, "explain", None)
-        if explain is None:
-            return items
         # "Because you rated X ★1.5" would read as a joke: explain by movies the user liked.
         liked = [
             event.item_id
             for event in history
             if event.rating is None or event.rating >= LIKED_RATING
         ]
-        because = explain(user_id, [item.item_id for item in items], among=liked)
+        because = recommender.explain(user_id, [item.item_id for item in items], among=liked)
+        if because is None:
+            return items
         return [replace(item, because=because.get(item.item_id)) for item in items]
-
-    def _popular(self, n: int, rated: list[str], genre: str | None) -> list[Recommendation]:
-        return self.embedded.popular(n, exclude=rated, allowed_items=self._in_genre(genre))
-
-    def _personalize_excluding(
-        self, recommender: Any, user_id: str, n: int, genre: str | None, rated: list[str]
-    ) -> RecommendationList:
-        # Personalize may return movies the user rated (without an exclusion filter, or since
-        # the last training): ask for a few more and drop those here.
-        asked = min(n + len(rated), 500)
-        listing = recommender.recommend(user_id, asked, genre=genre)
-        seen = set(rated)
-        kept = [item for item in self._known_only(listing.items) if item.item_id not in seen][:n]
-        return RecommendationList(kept, listing.cold_start)
 
     def _known_only(self, items: list[Recommendation]) -> list[Recommendation]:
         """Drop items the app knows nothing about (their cards would link to a 404).
 
-        Personalize may know items that are missing from the catalogue and the ratings here,
-        e.g. after the files were replaced. With neither file there is nothing to judge by.
+        A remote backend may know items that are missing from the catalogue and the ratings
+        here, e.g. after the files were replaced. With neither file there is nothing to judge by.
         """
         catalog, interactions = self.catalog, self.interactions
         rated = interactions.item_index if interactions is not None else {}
@@ -430,18 +210,14 @@ class Services:
                 _log_unknown_item_once(item.item_id)
         return known
 
-    def _in_genre(self, genre: str | None) -> Callable[[str], bool] | None:
-        if genre is None:
-            return None
-        catalog = self.catalog
-        return lambda item_id: genre in catalog.get(item_id).genres
-
     def similar(self, item_id: str, n: int) -> tuple[list[Recommendation], str]:
-        """Movies like this one, and the source that found them."""
+        """Movies like this one, and the source that found them (the fallback's, if need be)."""
         recommender = self.recommender
-        if self.uses_personalize and recommender.sims_campaign_arn:
-            return recommender.similar(item_id, n), "Amazon Personalize · SIMS campaign"
-        return self.embedded.similar(item_id, n), "Embedded recommender · item-to-item"
+        found = recommender.similar(item_id, n)
+        if found is not None:
+            return found, recommender.similar_description
+        fallback = self.fallback
+        return fallback.similar(item_id, n) or [], fallback.similar_description
 
     def movie(self, item_id: str) -> Movie:
         """The catalogue's movie for an ID the app knows; UnknownItem otherwise."""
@@ -454,13 +230,14 @@ class Services:
         return self.catalog.get(item_id)
 
     def rate(self, user_id: str, item_id: str, rating: float, session_id: str) -> RatingOutcome:
-        """Store a rating, fold it into the embedded model, and send it to Personalize."""
+        """Store a rating, let the backend take it in, and send it on to an event tracker."""
         self.movie(item_id)  # raises UnknownItem
         when = self.store.add(user_id, item_id, rating)
-        if not self.uses_personalize:
-            self.embedded.add_interaction(user_id, item_id, rating, when)
-            return RatingOutcome(when)
         events = self.events
+        try:
+            self.recommender.add_interaction(user_id, item_id, rating, when)
+        except RecommenderUnavailable:
+            pass  # the rating is stored; the next page says why recommendations are unavailable
         if events is None:
             return RatingOutcome(when)
         try:
@@ -484,37 +261,7 @@ def _log_unknown_item_once(item_id: str) -> None:
         _UNKNOWN_LOGGED.add(item_id)
         full = len(_UNKNOWN_LOGGED) == _UNKNOWN_LOG_LIMIT
     logger.warning(
-        "Amazon Personalize recommended item %r, which is in neither the catalogue nor the "
-        "ratings, so it is not shown%s", item_id[:256],
+        "The recommender named item %r, which is in neither the catalogue nor the "
+        "ratings, so it is not shown%s", item_id[:MAX_ID_LENGTH],
         " (further unknown items are not logged)" if full else "",
     )
-
-
-def current_services() -> Services:
-    """The services of the app handling this request."""
-    return current_app.extensions["movies"]
-
-
-def with_stored_ratings(
-    interactions: Interactions, stored: list[tuple[str, str, float, int]]
-) -> Interactions:
-    """The ratings file plus ratings made in the app, so retraining includes them."""
-    if not stored:
-        return interactions
-    stored_digest = hashlib.sha256(repr(stored).encode()).hexdigest()
-    return interactions.with_rows(
-        stored, fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}"
-    )
-
-
-def _unreadable_ratings(error: Exception) -> RecommenderUnavailable:
-    return RecommenderUnavailable(
-        f"The ratings file could not be read: {_describe_file_error(error)}",
-        "Check RATINGS_PATH, or run `flask --app app data validate` on the file.",
-    )
-
-
-def _describe_file_error(error: Exception) -> str:
-    if isinstance(error, FileNotFoundError):
-        return f"{error.filename} does not exist"
-    return str(error)

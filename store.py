@@ -44,7 +44,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from dataset import Interaction
-from personalize import RecommenderUnavailable
+from recommender.interface import RecommenderUnavailable
 
 logger = logging.getLogger(__name__)
 

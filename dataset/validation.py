@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset.csvfiles import is_number
+from inputs import MAX_ID_LENGTH
 
 # Personalize's reserved names for the columns this app uses; RATING is the workshop's own.
 REQUIRED_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 OPTIONAL_COLUMNS = ("RATING", "EVENT_TYPE", "EVENT_VALUE")
-MAX_ID_LENGTH = 256
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25  # users with two or more interactions
 MAX_LISTED_PROBLEMS = 20

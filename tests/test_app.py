@@ -13,7 +13,8 @@ from aws_support import CAMPAIGN, stubbed
 
 from app import create_app
 from omdb import OmdbClient
-from personalize import PersonalizeRecommender, RecommendationList
+from personalize import PersonalizeRecommender
+from recommender.interface import RecommendationList
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -470,6 +471,11 @@ def test_the_session_cookie_stays_off_cross_site_posts(client):
     assert cookie.same_site == "Lax" and cookie.http_only
 
 
+def test_a_misspelled_injected_service_is_an_error_not_ignored(make_app):
+    with pytest.raises(TypeError, match="recommendr"):
+        make_app(recommendr=object())
+
+
 def test_debug_is_off_by_default(make_app):
     app = make_app()
     assert app.config["DEBUG"] is False
@@ -480,7 +486,9 @@ def test_an_unexpected_error_is_a_500_page_without_a_traceback(make_app, caplog)
     class Broken:
         description = "broken"
 
-        def recommend(self, user_id, n, **options) -> RecommendationList:
+        can_filter_by_genre = flags_cold_start = True
+
+        def recommend(self, user_id, n, *, exclude=(), genre=None) -> RecommendationList:
             raise RuntimeError("boom at /secret/path")
 
     response = make_app(recommender=Broken()).test_client().get("/recommendations?user_id=1")

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from commands import train_command
-from dataset import Interactions
+from dataset import Interaction, Interactions
 from engine import EmbeddedRecommender
 from training import (
     RECIPES,
@@ -123,14 +123,28 @@ def test_exclude_removes_items_as_well(models):
     assert again[0] == first[2]
 
 
-def test_allowed_items_filter_runs_before_the_cut(models):
+def genre_of_title(item_id: str) -> tuple[str, ...]:
+    """The test films' genre is the first word of their ID: "Comedy 3" is a comedy."""
+    return (item_id.split()[0],)
+
+
+def test_the_genre_filter_runs_before_the_cut(interactions):
     """A horror fan asking for comedies only still gets n of them, and nothing else."""
-    model = models["user-personalization"]
-    result = model.recommend("h4", 8, allowed_items=lambda item: item.startswith("Comedy"))
+    model = EmbeddedRecommender.train(interactions, params=SMALL, item_genres=genre_of_title)
+    assert model.can_filter_by_genre
+    result = model.recommend("h4", 8, genre="Comedy")
     assert len(result.items) == 8
     assert all(item.startswith("Comedy") for item in ids(result))
-    nothing = model.recommend("h4", 8, allowed_items=lambda item: False)
-    assert nothing.items == []
+    assert model.recommend("h4", 8, genre="Western").items == []
+    most_popular_horror = [item for item in ids(model.popular(24)) if item.startswith("Horror")]
+    assert ids(model.popular(3, genre="Horror")) == most_popular_horror[:3]
+
+
+def test_without_item_genres_there_is_no_genre_filter(models):
+    model = models["user-personalization"]
+    assert not model.can_filter_by_genre
+    with pytest.raises(ValueError, match="item_genres"):
+        model.recommend("h4", 8, genre="Comedy")
 
 
 def test_training_is_deterministic(interactions, models):
@@ -191,8 +205,8 @@ def test_the_sequence_score_favours_what_follows_the_newest_item():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=2)
     )
-    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
     assert ids(model.recommend("2 then 7", 1)) == ["Step 8"]
     assert ids(model.recommend("7 then 2", 1)) == ["Step 3"]
     # A new interaction becomes the newest: the list turns to what follows it.
@@ -205,8 +219,8 @@ def test_without_the_sequence_score_the_order_of_a_history_does_not_matter():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=0)
     )
-    model.fold_in("2 then 7", [("Step 2", 4.0, 1), ("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [("Step 7", 4.0, 1), ("Step 2", 4.0, 2)])
+    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
+    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
     assert model.recommend("2 then 7", 5) == model.recommend("7 then 2", 5)
 
 
@@ -299,7 +313,7 @@ def test_add_interaction_updates_a_known_user(interactions):
 
 def test_a_history_of_items_new_since_training_is_still_cold_start(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
-    model.fold_in("someone", [("Brand New Film", 5.0, 1)])
+    model.fold_in("someone", [Interaction("Brand New Film", 5.0, 1)])
     result = model.recommend("someone", 3, exclude=["Horror 0"])
     assert result.cold_start
     assert ids(result) == ids(model.popular(3, exclude=["Horror 0"]))

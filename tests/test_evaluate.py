@@ -142,8 +142,8 @@ def test_split_puts_each_held_out_users_newest_tenth_in_the_truth():
         history = data.history(query.user_id)
         assert len(query.truth) == 1  # floor(12 / 10), at least one
         assert query.truth == {history[-1].item_id}
-        assert [row[0] for row in query.history] == [row.item_id for row in history[:-1]]
-        newest_input = max(row[2] for row in query.history)
+        assert [row.item_id for row in query.history] == [row.item_id for row in history[:-1]]
+        newest_input = max(row.timestamp for row in query.history)
         assert newest_input <= history[-1].timestamp
 
 

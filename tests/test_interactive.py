@@ -100,6 +100,17 @@ def test_a_rating_survives_a_restart_and_is_used_in_retraining(make_app):
     assert "★ 5" in page.split('class="history"')[1]
 
 
+def test_a_rating_made_through_one_worker_is_left_out_by_every_other_at_once(make_app):
+    """Two processes (gunicorn -w 2) share the instance folder, so the store, but not memory."""
+    first, second = make_app().test_client(), make_app().test_client()
+    page = "/recommendations?user_id=3&n=5"
+    assert card_titles(second.get(page).get_data(as_text=True))[0] == "Psycho"  # model loaded
+    assert rate(first, "3", "h4", 5).status_code == 303
+    assert "Psycho" not in card_titles(second.get(page).get_data(as_text=True))
+    api_items = second.get("/api/recommendations?user_id=3&n=5").get_json()["items"]
+    assert "h4" not in [item["item_id"] for item in api_items]
+
+
 def test_rating_needs_the_forms_csrf_token(client):
     csrf_of(client)
     response = client.post(

@@ -16,13 +16,8 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from personalize import (
-    EventSender,
-    PersonalizeRecommender,
-    Recommendation,
-    RecommenderUnavailable,
-    make_runtime_client,
-)
+from personalize import EventSender, PersonalizeRecommender, make_runtime_client
+from recommender.interface import Recommendation, RecommenderUnavailable
 
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/unwatched"
@@ -125,7 +120,8 @@ def test_similar_items_use_the_sims_campaign(runtime):
 
 def test_similar_items_without_a_sims_campaign_make_no_call(runtime):
     client, _stubber = runtime  # any call would fail: nothing is queued
-    assert PersonalizeRecommender(client, campaign_arn=CAMPAIGN).similar("1", 5) == []
+    # None, not []: "this backend cannot tell", so the app asks its fallback instead.
+    assert PersonalizeRecommender(client, campaign_arn=CAMPAIGN).similar("1", 5) is None
 
 
 def test_exactly_one_arn_is_required(runtime):

@@ -15,8 +15,8 @@ import pytest
 from provision_support import REGION, CallRecorder, Cli, Cloud, expect_full_deploy
 
 import config
+import inputs
 import omdb
-import services
 from provisioning.deploy import IAM_PROPAGATION_DELAY, IAM_PROPAGATION_RETRIES
 from provisioning.resources import CAMPAIGN, DATASET_GROUP, IMPORT_JOB, SOLUTION_VERSION
 
@@ -121,7 +121,7 @@ def test_the_results_maximum_is_the_same_on_every_page_and_the_api(client) -> No
     low, high = stated_results_range()
     assert f"how many movies ({low}–{high}, default 10)" in README
     assert f"`n` is {low}–{high} (default `NUM_RESULTS`)" in README
-    assert services.MAX_RESULTS == high
+    assert inputs.MAX_RESULTS == high
 
     assert client.get(f"/api/recommendations?user_id=1&n={high}").status_code == 200
     assert client.get(f"/api/recommendations?user_id=1&n={high + 1}").status_code == 400
@@ -135,7 +135,7 @@ def stated_id_limit() -> int:
 
 def test_a_user_id_may_be_as_long_as_the_readme_says_and_no_longer(client) -> None:
     limit = stated_id_limit()
-    assert services.MAX_USER_ID_LENGTH == limit
+    assert inputs.MAX_ID_LENGTH == limit
 
     assert client.get("/api/recommendations", query_string={"user_id": "u" * limit}) \
         .status_code == 200
