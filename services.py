@@ -215,7 +215,7 @@ class Services:
         recommender = self.recommender
         found = recommender.similar(item_id, n)
         if found is not None:
-            return found, recommender.similar_description
+            return self._known_only(found), recommender.similar_description
         fallback = self.fallback
         return fallback.similar(item_id, n) or [], fallback.similar_description
 

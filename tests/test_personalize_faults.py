@@ -114,6 +114,20 @@ def test_items_unknown_to_the_app_are_dropped_and_logged_once(web, endpoint, cap
     assert len(logged) == 1
 
 
+def test_more_like_this_from_a_sims_campaign_drops_items_unknown_to_the_app(
+    make_app, endpoint
+):
+    sims = CAMPAIGN.replace("campaign/", "campaign/sims-")
+    web = make_app({**PERSONALIZE, "PERSONALIZE_SIMS_CAMPAIGN_ARN": sims}).test_client()
+    endpoint.answer = answer([{"itemId": "gone-from-sims"}, {"itemId": "c2"}])
+    page = web.get("/movies?item_id=h1")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert endpoint.requests[0][1]["campaignArn"] == sims
+    assert "gone-from-sims" not in html
+    assert card_titles(html) == ["Alien", "Groundhog Day"]  # the movie itself, then its like
+
+
 def test_without_catalogue_or_ratings_nothing_is_dropped(make_app, endpoint, tmp_path):
     endpoint.answer = answer([{"itemId": "Heat (1995)"}])
     missing = {"ITEMS_PATH": str(tmp_path / "none.csv"), "RATINGS_PATH": str(tmp_path / "no.csv")}
