@@ -157,10 +157,11 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _register_commands(app: Flask) -> None:
-    from commands import data_cli, evaluate_command, train_command
+    from commands import data_cli, evaluate_command, recommend_command, train_command
     from provisioning import personalize_cli
 
-    for command in (data_cli, train_command, evaluate_command, personalize_cli):
+    for command in (data_cli, train_command, evaluate_command, recommend_command,
+                    personalize_cli):
         app.cli.add_command(command)
 
 

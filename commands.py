@@ -1,4 +1,4 @@
-"""The `flask data validate|import-movielens`, `flask train` and `flask evaluate` commands.
+"""The `flask data validate|import-movielens`, `flask train`, `evaluate` and `recommend` commands.
 
 (`flask personalize …` is in provisioning/cli.py.) The commands parse options, call the data,
 engine and evaluation modules, and print; they hold no domain logic.
@@ -12,6 +12,7 @@ any command-line tool); RATINGS_PATH and ITEMS_PATH are relative to the project
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
+import batch
 from config import defaults, resolve_path
 from dataset import (
     DataFileError,
@@ -32,6 +34,9 @@ from dataset import (
 )
 from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
 from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, METRICS, TIMINGS, evaluate_interactions
+from inputs import MAX_RESULTS
+from recommender.interface import RecommenderUnavailable
+from wiring import current_wiring
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
 
@@ -192,3 +197,40 @@ def _cell(figure: Mapping[str, float], name: str, seeds: int) -> str:
     mean = f"{figure['mean']:.{digits}f}"
     # One split has no spread to show: a "± 0.0000" would claim a certainty it does not have.
     return mean if seeds == 1 else f"{mean} ± {figure['std']:.{digits}f}"
+
+
+# --- flask recommend -------------------------------------------------------------------------
+
+
+@click.command("recommend")
+@click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='User IDs: one per line, or Personalize\'s {"userId": "…"} lines.')
+@click.option("--all", "every_user", is_flag=True, help="Every user in the ratings (file + app).")
+@click.option("--n", "count", type=click.IntRange(1, MAX_RESULTS), default=batch.DEFAULT_COUNT,
+              show_default=True, help="Recommendations per user.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="JSON-lines file to write (replaced when the run completes); default stdout.")
+@with_appcontext
+def recommend_command(users_file: Path | None, every_user: bool, count: int,
+                      out: Path | None) -> None:
+    """Recommendations for many users, in Personalize's batch-inference output format."""
+    if (users_file is None) == (not every_user):
+        raise click.UsageError("Give either --users FILE or --all.")
+    services = current_wiring().services
+    try:
+        _ = services.recommender  # a backend that cannot start fails the run, not every line
+        entries = (batch.read_users_file(users_file) if users_file is not None
+                   else batch.inputs_for(batch.all_user_ids(services)))
+    except RecommenderUnavailable as problem:
+        raise click.ClickException(f"{problem.reason} {problem.hint}".strip()) from None
+    except OSError as error:
+        raise click.ClickException(f"{users_file}: {error.strerror or error}") from None
+    if not entries:
+        raise click.ClickException("No users to recommend for.")
+    records = (batch.recommend_line(services, entry, count)
+               for entry in tqdm(entries, unit=" users", leave=False))
+    try:
+        tally = batch.write_records(records, out, sys.stdout)
+    except OSError as error:
+        raise click.ClickException(f"{out}: {error.strerror or error}") from None
+    click.echo(tally.summary(out), err=out is None)  # stdout may be the recommendations

@@ -17,6 +17,7 @@ The modules, each importing only those above it:
 - `deploy`: `DeploySteps`, from the uploaded files to the campaigns.
 - `teardown`: `Inventory` (what `status` lists) and `TeardownSteps`.
 - `metrics`: the trained solution's offline metrics, beside the embedded engine's.
+- `batch`: a batch inference job for a users file, its input uploaded and its output merged.
 - `provisioner`: `Provisioner`, every step in one object.
 - `cli`: the `personalize` click group and its commands.
 """

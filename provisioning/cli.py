@@ -1,4 +1,4 @@
-"""The `flask --app app personalize deploy|status|teardown|metrics` commands.
+"""The `flask --app app personalize deploy|status|teardown|metrics|batch` commands.
 
 They reach AWS through `ProvisioningHooks` (clients, sleep, clock), which tests replace by
 putting their own in `app.extensions[EXTENSION_KEY]`.
@@ -21,7 +21,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from flask import current_app
 from flask.cli import AppGroup
 
+from batch import DEFAULT_COUNT, read_users_file, write_records
 from commands import ratings_file
+from personalize import MAX_NUM_RESULTS
 from provisioning.deploy import DEFAULT_PREFIX, DEFAULT_RECIPE, RECIPES, DeployOptions
 from provisioning.envfile import ENV_REGION, forget_env_values, update_env_file
 from provisioning.errors import TEARDOWN_COMMAND, ProvisionError, aws_error_message
@@ -57,8 +59,11 @@ def _provisioner(region: str | None, dry_run: bool = False) -> Provisioner:
 
 
 @contextmanager
-def _reported_errors() -> Iterator[None]:
-    """Turn AWS and provisioning errors into a message and exit status 1, no traceback."""
+def _reported_errors(command: str = "deploy") -> Iterator[None]:
+    """Turn AWS and provisioning errors into a message and exit status 1, no traceback.
+
+    `command` is the one whose re-run resumes what was interrupted.
+    """
     try:
         yield
     except ProvisionError as error:
@@ -73,8 +78,8 @@ def _reported_errors() -> Iterator[None]:
     except BotoCoreError as error:
         raise click.ClickException(f"Could not reach AWS: {error}") from None
     except KeyboardInterrupt:
-        raise click.ClickException("Interrupted. What was created is kept: run deploy again to "
-                                   f"resume, or {TEARDOWN_COMMAND} to remove it.") from None
+        raise click.ClickException(f"Interrupted. What was created is kept: run {command} again "
+                                   f"to resume, or {TEARDOWN_COMMAND} to remove it.") from None
 
 
 def _check_prefix(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -187,3 +192,30 @@ def metrics_command(prefix: str, region: str | None, ratings: Path | None) -> No
         click.echo(line)
     if embedded is None:
         click.echo("(no embedded figures: evaluate.evaluate_embedded is not available)")
+
+
+@personalize_cli.command("batch")
+@click.option("--users", "users_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='User IDs: one per line, or Personalize\'s {"userId": "…"} lines.')
+# The batch API documents no maximum; GetRecommendations' is the one Personalize states.
+@click.option("--n", "count", type=click.IntRange(1, MAX_NUM_RESULTS), default=DEFAULT_COUNT,
+              show_default=True, help="Recommendations per user.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="JSON-lines file to write (replaced when the job is done); default stdout.")
+@_prefix_option
+@_region_option
+def batch_command(users_file: Path, count: int, out: Path | None, prefix: str,
+                  region: str | None) -> None:
+    """Run a batch inference job for a users file and merge its output (re-run to resume)."""
+    try:
+        entries = read_users_file(users_file)
+    except OSError as error:
+        raise click.ClickException(f"{users_file}: {error.strerror or error}") from None
+    with _reported_errors("batch"):
+        records = _provisioner(region).batch(prefix, entries, count)
+    try:
+        tally = write_records(records, out, sys.stdout)
+    except OSError as error:
+        raise click.ClickException(f"{out}: {error.strerror or error}") from None
+    click.echo(tally.summary(out), err=out is None)  # stdout may be the recommendations

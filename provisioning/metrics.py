@@ -11,6 +11,8 @@ from provisioning.resources import (
     DATASET_GROUP,
     SOLUTION,
     SOLUTION_VERSION,
+    Resource,
+    ResourceNames,
     ResourceSteps,
     newest,
 )
@@ -23,7 +25,12 @@ class MetricsSteps(ResourceSteps):
 
     def solution_metrics(self, prefix: str) -> tuple[str, dict[str, float]]:
         """Offline metrics of the newest ACTIVE version of the deployed solution."""
-        names = self.names(prefix)
+        latest = self.trained_version(self.names(prefix))
+        response = self.personalize.get_solution_metrics(solutionVersionArn=latest.arn)
+        return latest.arn, response["metrics"]
+
+    def trained_version(self, names: ResourceNames) -> Resource:
+        """The newest ACTIVE version of the solution deploy trained."""
         group = self._find(DATASET_GROUP, "list_dataset_groups", "datasetGroups",
                            names.dataset_group)
         name = names.solution("personalized")
@@ -35,9 +42,7 @@ class MetricsSteps(ResourceSteps):
         if not trained:
             raise ProvisionError(f"No trained version of solution {name} in {self.region}; "
                                  "run `flask --app app personalize deploy` first.")
-        latest = newest(trained)
-        response = self.personalize.get_solution_metrics(solutionVersionArn=latest.arn)
-        return latest.arn, response["metrics"]
+        return newest(trained)
 
 
 def embedded_metrics(ratings_path: str) -> dict[str, dict[str, float]] | None:

@@ -85,6 +85,7 @@ class Kind:
     timeout_seconds: float = 30 * 60
     has_status: bool = True
     retried_by_deploy: bool = False  # a failed one is replaced by a new one on re-run
+    command: str = "deploy"  # the command whose re-run retries it or keeps waiting for it
 
     @property
     def key(self) -> str:
@@ -266,14 +267,15 @@ class ResourceSteps:
         status = described["status"]
         if status in FAILED:
             reason = described.get("failureReason") or "no reason given"
-            retry = ("fix the cause and run deploy again; it starts a new one"
+            retry = (f"fix the cause and run {resource.kind.command} again; it starts a new one"
                      if resource.kind.retried_by_deploy
                      else f"fix the cause, run {TEARDOWN_COMMAND}, then deploy again")
             return f"{resource.title} {status}: {reason}\nTo retry: {retry}."
         if status.startswith("DELETE"):
             return f"{resource.title} is being deleted ({status}); let teardown finish first."
         return (f"Gave up waiting for {resource.title} after {format_elapsed(elapsed)}; it is "
-                f"still {status}. Nothing is lost: run deploy again to keep waiting.")
+                f"still {status}. Nothing is lost: run {resource.kind.command} again to keep "
+                "waiting.")
 
     def _describe(self, resource: Resource) -> dict[str, Any]:
         call = getattr(self.personalize, f"describe_{resource.kind.api}")

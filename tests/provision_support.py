@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 import moto  # noqa: F401 - must come before SESSION is made (see there)
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from flask import Flask
 
 from provisioning.provisioner import Provisioner
@@ -484,3 +484,86 @@ def expect_metrics(p: Personalize) -> None:
     p.call("get_solution_metrics", {"solutionVersionArn": VERSION_ARN},
            {"solutionVersionArn": VERSION_ARN,
             "metrics": {"coverage": 0.2512, "precision_at_10": 0.0831}})
+
+
+# --- personalize batch -------------------------------------------------------------------
+
+BATCH_JOB_ARN = arn(f"batch-inference-job/{PREFIX}-batch")
+
+
+def expect_trained_version(p: Personalize) -> None:
+    """The lookups that find the deployed solution's newest ACTIVE version, VERSION_ARN."""
+    p.lists("list_dataset_groups", "datasetGroups",
+            [summary("dataset_group", GROUP_ARN, name=PREFIX)])
+    p.lists("list_solutions", "solutions",
+            [summary("solution", SOLUTION_ARN, name=f"{PREFIX}-personalized")],
+            datasetGroupArn=GROUP_ARN)
+    p.lists("list_solution_versions", "solutionVersions",
+            [summary("solution_version", VERSION_ARN)], solutionArn=SOLUTION_ARN)
+
+
+def expect_batch_jobs(p: Personalize, *jobs: dict[str, Any]) -> None:
+    p.lists("list_batch_inference_jobs", "batchInferenceJobs", list(jobs),
+            solutionVersionArn=VERSION_ARN)
+
+
+def batch_job_summary(name: str, status: str = "ACTIVE", job_arn: str = BATCH_JOB_ARN,
+                      when: datetime = T0) -> dict[str, Any]:
+    return summary("batch_inference_job", job_arn, status, when, jobName=name,
+                   solutionVersionArn=VERSION_ARN)
+
+
+def expect_new_batch_job(p: Personalize, *statuses: str, count: int = 25,
+                         existing: tuple[dict[str, Any], ...] = (), propagation_errors: int = 0,
+                         **fields: Any) -> None:
+    """A batch run that starts a job and polls it through `statuses` (default: ACTIVE).
+
+    The job's name and S3 paths vary with the input; FakeBatchJob records them for the test.
+    """
+    expect_trained_version(p)
+    expect_batch_jobs(p, *existing)
+    params = {"jobName": ANY, "solutionVersionArn": VERSION_ARN, "numResults": count,
+              "jobInput": ANY, "jobOutput": ANY, "roleArn": ROLE_ARN}
+    for _ in range(propagation_errors):
+        p.fail("create_batch_inference_job", params, "InvalidInputException",
+               "Insufficient privileges for accessing data in S3; check the role's permissions")
+    p.call("create_batch_inference_job", params, {"batchInferenceJobArn": BATCH_JOB_ARN})
+    p.describes("batch_inference_job", BATCH_JOB_ARN, *(statuses or ("ACTIVE",)), **fields)
+
+
+class FakeBatchJob:
+    """Does what Personalize does when a batch inference job is created: reads the input from
+    S3 and writes `<input name>.out` under the output path (in reverse order, as nothing
+    promises the input's). Users in `skip` get no line; users in `fail` an error line."""
+
+    def __init__(self, personalize_client: Any, skip: tuple[str, ...] = (),
+                 fail: tuple[str, ...] = ()) -> None:
+        self.s3 = client("s3")  # its own client: what Personalize does is not the caller's call
+        self.skip, self.fail = skip, fail
+        self.jobs: list[dict[str, Any]] = []
+        personalize_client.meta.events.register(
+            "before-parameter-build.personalize.CreateBatchInferenceJob", self._run)
+
+    @staticmethod
+    def recommended(user_id: str) -> list[str]:
+        return [f"{user_id}-pick-1", f"{user_id}-pick-2"]
+
+    def _run(self, params: dict[str, Any], **_: Any) -> None:
+        self.jobs.append(dict(params))
+        source = params["jobInput"]["s3DataSource"]["path"]
+        bucket, key = source.removeprefix("s3://").split("/", 1)
+        users = [json.loads(line)["userId"] for line in
+                 self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()]
+        lines = []
+        for user in reversed(users):
+            if user in self.skip:
+                continue
+            output = None if user in self.fail else {
+                "recommendedItems": self.recommended(user), "scores": [0.5, 0.25]}
+            error = "Amazon Personalize could not process this line" if user in self.fail else None
+            lines.append(json.dumps({"input": {"userId": user}, "output": output,
+                                     "error": error}))
+        destination = params["jobOutput"]["s3DataDestination"]["path"]
+        out_bucket, prefix = destination.removeprefix("s3://").split("/", 1)
+        self.s3.put_object(Bucket=out_bucket, Key=f"{prefix}{key.rsplit('/', 1)[-1]}.out",
+                           Body="\n".join(lines).encode())

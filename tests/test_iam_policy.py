@@ -27,10 +27,12 @@ from provision_support import (
     CallRecorder,
     Cli,
     Cloud,
+    FakeBatchJob,
     client,
     expect_full_deploy,
     expect_full_teardown,
     expect_metrics,
+    expect_new_batch_job,
     expect_status_inventory,
     make_bucket_and_role,
 )
@@ -179,6 +181,24 @@ def test_the_policy_allows_a_full_teardown(cli: Cli, cloud: Cloud,
 
     assert result.exit_code == 0, result.output
     assert {"s3:DeleteObjects", "iam:DeleteRole"} <= recorder.operations()
+    assert refused(recorder) == []
+
+
+def test_the_policy_allows_a_batch_job(cli: Cli, cloud: Cloud, recorder: CallRecorder,
+                                      tmp_path: Path) -> None:
+    make_bucket_and_role(cloud)
+    FakeBatchJob(cloud.clients.personalize)  # Personalize's own writes are not the caller's
+    expect_new_batch_job(cloud.personalize, "CREATE IN_PROGRESS", "ACTIVE")
+    users = tmp_path / "users.txt"
+    users.write_text("u1\nu2\n")
+
+    with recorder.recording():
+        result = cli("batch", "--users", str(users))
+
+    assert result.exit_code == 0, result.output
+    assert {"personalize:ListBatchInferenceJobs", "personalize:CreateBatchInferenceJob",
+            "personalize:DescribeBatchInferenceJob", "iam:PutRolePolicy", "s3:PutBucketPolicy",
+            "s3:PutObject", "s3:GetObject"} <= recorder.operations()  # the run was recorded
     assert refused(recorder) == []
 
 
