@@ -1,4 +1,4 @@
-"""The `flask data validate|import-movielens`, `flask train` and `flask evaluate` commands.
+"""The `flask data validate|import-movielens`, `train`, `evaluate`, `ratings` and `tokens` commands.
 
 (`flask personalize …` is in provisioning/cli.py.) The commands parse options, call the data,
 engine and evaluation modules, and print; they hold no domain logic.
@@ -11,9 +11,11 @@ any command-line tool); RATINGS_PATH and ITEMS_PATH are relative to the project
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
-from config import defaults, resolve_path
+from access import new_token
+from config import TOKEN_NAME, defaults, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -32,6 +35,7 @@ from dataset import (
 )
 from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
 from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, METRICS, TIMINGS, evaluate_interactions
+from recommender.interface import RecommenderUnavailable
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
 
@@ -192,3 +196,74 @@ def _cell(figure: Mapping[str, float], name: str, seeds: int) -> str:
     mean = f"{figure['mean']:.{digits}f}"
     # One split has no spread to show: a "± 0.0000" would claim a certainty it does not have.
     return mean if seeds == 1 else f"{mean} ± {figure['std']:.{digits}f}"
+
+
+# --- flask ratings ---------------------------------------------------------------------------
+
+ratings_cli = AppGroup("ratings", help="Ratings made in the app.")
+EXPORT_COLUMNS = ("USER_ID", "ITEM_ID", "RATING", "TIMESTAMP")
+
+
+class SinceType(click.ParamType):
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it names a zone)."""
+
+    name = "SECONDS|DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("expected Unix seconds (1700000000) or a date such as 2024-05-01", param, ctx)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return int(when.timestamp())
+
+
+@ratings_cli.command("export")
+@click.option("--since", type=SinceType(), default=None,
+              help="Only ratings made at or after this time (Unix seconds or an ISO date).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write [default: standard output].")
+@click.option("--with-source", is_flag=True,
+              help="Add a SOURCE column (who made each rating); not for a Personalize import.")
+@with_appcontext
+def export_command(since: int | None, out_path: Path | None, with_source: bool) -> None:
+    """Write ratings made in the app as CSV in the interactions file's columns.
+
+    The output passes `flask data validate` and imports into Amazon Personalize as it is.
+    """
+    from wiring import current_wiring  # builds the store only, never the model
+
+    try:
+        rows = current_wiring().store.export(since)
+    except RecommenderUnavailable as problem:
+        raise click.ClickException(f"{problem.reason} {problem.hint}") from None
+    with click.open_file(str(out_path or "-"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*EXPORT_COLUMNS, *(["SOURCE"] if with_source else [])])
+        for user_id, item_id, rating, timestamp, source in rows:
+            row = [user_id, item_id, f"{rating:g}", timestamp]
+            writer.writerow([*row, source or ""] if with_source else row)
+    if out_path is not None:
+        click.echo(f"Wrote {len(rows):,} ratings to {out_path}", err=True)
+
+
+# --- flask tokens ----------------------------------------------------------------------------
+
+tokens_cli = AppGroup("tokens", help="API tokens for writing through the JSON API.")
+
+
+@tokens_cli.command("new")
+@click.argument("name")
+def new_token_command(name: str) -> None:
+    """Make a random token for NAME, and the API_TOKENS entry that lets it in."""
+    if not TOKEN_NAME.match(name):
+        raise click.BadParameter("use 1-64 letters, digits, '.', '_' or '-'", param_hint="NAME")
+    token, digest = new_token()
+    click.echo(f"Token for {name} (give it to its user; it is not stored and not shown again):")
+    click.echo(f"  {token}")
+    click.echo("Add this entry to API_TOKENS (entries are separated by commas):")
+    click.echo(f"  {name}:{digest}")
