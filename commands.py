@@ -241,7 +241,8 @@ def export_command(since: int | None, out_path: Path | None, with_source: bool) 
         rows = current_wiring().store.export(since)
     except RecommenderUnavailable as problem:
         raise click.ClickException(f"{problem.reason} {problem.hint}") from None
-    with click.open_file(str(out_path or "-"), "w", encoding="utf-8", newline="") as handle:
+    # User IDs hold no line breaks (inputs.py), so text mode cannot split a field.
+    with click.open_file(str(out_path or "-"), "w", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([*EXPORT_COLUMNS, *(["SOURCE"] if with_source else [])])
         for user_id, item_id, rating, timestamp, source in rows:

@@ -6,6 +6,7 @@ instances sharing one Redis, as two workers would.
 
 from __future__ import annotations
 
+import csv
 import re
 import secrets
 from typing import Any
@@ -371,3 +372,64 @@ def test_with_redis_unreachable_pages_are_served_and_limits_count_in_memory(
     assert client.get("/recommendations?user_id=3").status_code == 200
     assert client.get("/recommendations?user_id=3").status_code == 429
     assert "falling back to in-memory" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Who did what: the export
+
+
+def test_the_export_passes_data_validate_and_reads_back_as_the_stored_ratings(make_app, tmp_path):
+    from dataset import read_interactions
+    from store import ratings
+
+    app = make_app(parsed(API_TOKENS=TOKENS))
+    store = app.extensions["movies"].store
+    # Enough for Personalize's minimums (1,000 interactions, 25 users with two or more).
+    rows = [
+        {"user_id": f"u{user}", "item_id": f"m{item}", "rating": 1 + (user + item) % 9 / 2,
+         "timestamp": 1_700_000_000 + user * 100 + item}
+        for user in range(40) for item in range(25)
+    ]
+    with store.engine.begin() as connection:
+        connection.execute(ratings.insert(), rows)
+    client = app.test_client()
+    awkward = 'Zoë, "the critic"'  # a comma, quotes and non-ASCII, as a user ID may have
+    answer = client.post(
+        "/api/ratings", json={"user_id": awkward, "item_id": "h1", "rating": 4.5}, headers=bearer()
+    )
+    assert answer.status_code == 201
+    runner = app.test_cli_runner()
+    out = tmp_path / "export.csv"
+
+    exported = runner.invoke(args=["ratings", "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    validated = runner.invoke(args=["data", "validate", str(out)])
+    assert validated.exit_code == 0, validated.output
+    assert "1,001 interactions, 41 users" in validated.output
+
+    assert out.read_text().splitlines()[0] == "USER_ID,ITEM_ID,RATING,TIMESTAMP"
+    with out.open(newline="", encoding="utf-8") as handle:
+        written = [(r["USER_ID"], r["ITEM_ID"], float(r["RATING"]), int(r["TIMESTAMP"]))
+                   for r in csv.DictReader(handle)]
+    assert written == [row[:4] for row in store.export()]
+    back = read_interactions(out)  # as the app and `flask train` read it
+    assert (len(back), back.n_users) == (1001, 41)
+    assert [(event.item_id, event.rating) for event in back.history(awkward)] == [("h1", 4.5)]
+
+
+def test_the_export_since_a_time_and_with_sources(make_app, tmp_path):
+    app = make_app(parsed(API_TOKENS=TOKENS))
+    store = app.extensions["movies"].store
+    store.add("old", "h1", 4, timestamp=1_600_000_000, source="session:x")
+    store.add("new", "h2", 5, timestamp=1_714_521_600, source="token:ci")  # 2024-05-01 UTC
+    runner = app.test_cli_runner()
+
+    for since in ("1714521600", "2024-05-01", "2024-05-01T00:00:00+00:00"):
+        recent = runner.invoke(args=["ratings", "export", "--since", since])
+        assert recent.output.splitlines() == ["USER_ID,ITEM_ID,RATING,TIMESTAMP",
+                                              "new,h2,5,1714521600"], since
+    sourced = runner.invoke(args=["ratings", "export", "--with-source"]).output.splitlines()
+    assert sourced == ["USER_ID,ITEM_ID,RATING,TIMESTAMP,SOURCE",
+                       "old,h1,4,1600000000,session:x", "new,h2,5,1714521600,token:ci"]
+    refused = runner.invoke(args=["ratings", "export", "--since", "last week"])
+    assert refused.exit_code == 2 and "Unix seconds" in refused.output
