@@ -4,8 +4,9 @@ rating from a refused request.
 Seeded (derandomize) and bounded: 30 examples for each field of each route, in each access
 mode (open, and behind a sign-in proxy), about 30 s in all. Each case keeps every field valid
 but one, so the hostile value reaches the code behind the checks; every request may also carry
-hostile access headers (the proxy's identity header, X-Forwarded-For, Authorization). The routes come from the app's url_map: a new route is fuzzed too, and the test fails
-until ROUTE_PARAMS names its fields.
+hostile access headers (the proxy's identity header, X-Forwarded-For, Authorization). The
+routes come from the app's url_map: a new route is fuzzed too, and the test fails until
+ROUTE_PARAMS names its fields.
 """
 
 from __future__ import annotations
