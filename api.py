@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import access
 from config import redact_account_ids
 from dataset import Movie
 from inputs import (
@@ -27,6 +28,8 @@ from services import UnknownItem
 from wiring import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# Writes need a token unless ACCESS_MODE is open; this covers every later write endpoint too.
+bp.before_request(access.check_api_token)
 
 
 def error(status: int, message: str, detail: str = "") -> Any:
@@ -68,6 +71,7 @@ def _item_json(item: Recommendation, movie: Movie) -> dict[str, Any]:
 
 
 @bp.get("/recommendations")
+@access.limited(access.READS)
 def recommendations() -> Any:
     found = current_services()
     user_id = parse_user_id(request.args.get("user_id"))
@@ -87,6 +91,7 @@ def recommendations() -> Any:
 
 
 @bp.get("/similar")
+@access.limited(access.READS)
 def similar() -> Any:
     found = current_services()
     item_id = parse_item_id(request.args.get("item_id"))
@@ -103,6 +108,7 @@ def similar() -> Any:
 
 
 @bp.post("/ratings")
+@access.limited(access.WRITES)
 def ratings() -> Any:
     """Record a rating: {"user_id": "1", "item_id": "42", "rating": 4}.
 
@@ -119,7 +125,10 @@ def ratings() -> Any:
     item_id = parse_item_id(_text(body.get("item_id")))
     rating = parse_rating(body.get("rating"))
     session_id = parse_session_id(_text(body.get("session_id")), f"api-{user_id}")
-    outcome = current_services().rate(user_id, item_id, rating, session_id)
+    found = current_services()
+    access.charge_new_user(user_id, found.history)
+    source = access.rating_source(session_id)
+    outcome = found.rate(user_id, item_id, rating, session_id, source=source)
     return (
         jsonify(
             {

@@ -14,10 +14,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Unpack
 
-from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
+import access
 import api
 import config as settings_module
 import pages
@@ -60,16 +69,21 @@ def healthz() -> Any:
 
 def handle_http_error(error: HTTPException) -> Any:
     if request.path.startswith("/api/"):
-        return api.http_error(error)
-    titles = {404: "Page not found", 405: "Method not allowed"}
-    return (
-        render_template(
-            "error.html",
-            title=titles.get(error.code or 500, error.name),
-            message=error.description,
-        ),
-        error.code,
-    )
+        response = make_response(api.http_error(error))
+    else:
+        titles = {
+            403: "Not allowed", 404: "Page not found", 405: "Method not allowed",
+            429: "Too many requests",
+        }
+        page = render_template(
+            "error.html", title=titles.get(error.code or 500, error.name), message=error.description
+        )
+        response = make_response(page, error.code)
+    # What the error says beyond its body: WWW-Authenticate on a 401, Retry-After on a 429.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_unexpected_error(error: Exception) -> Any:
@@ -143,6 +157,7 @@ def create_app(
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
     app.after_request(add_security_headers)
+    access.install_limits(app)
     _register_commands(app)
     return app
 
@@ -157,11 +172,21 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _register_commands(app: Flask) -> None:
-    from commands import data_cli, evaluate_command, recommend_command, train_command
+    from commands import (
+        data_cli,
+        evaluate_command,
+        ratings_cli,
+        recommend_command,
+        tokens_cli,
+        train_command,
+    )
     from provisioning import personalize_cli
 
-    for command in (data_cli, train_command, evaluate_command, recommend_command,
-                    personalize_cli):
+    commands = (
+        data_cli, train_command, evaluate_command, recommend_command, personalize_cli,
+        ratings_cli, tokens_cli,
+    )
+    for command in commands:
         app.cli.add_command(command)
 
 

@@ -1,4 +1,5 @@
-"""The `flask data validate|import-movielens`, `flask train`, `evaluate` and `recommend` commands.
+"""The `flask data validate|import-movielens`, `train`, `evaluate`, `recommend`, `ratings` and
+`tokens` commands.
 
 (`flask personalize …` is in provisioning/cli.py.) The commands parse options, call the data,
 engine and evaluation modules, and print; they hold no domain logic.
@@ -11,10 +12,12 @@ any command-line tool); RATINGS_PATH and ITEMS_PATH are relative to the project
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
 import batch
-from config import defaults, resolve_path
+from access import new_token
+from config import TOKEN_NAME, defaults, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -234,3 +238,75 @@ def recommend_command(users_file: Path | None, every_user: bool, count: int,
     except OSError as error:
         raise click.ClickException(f"{out}: {error.strerror or error}") from None
     click.echo(tally.summary(out), err=out is None)  # stdout may be the recommendations
+
+
+# --- flask ratings ---------------------------------------------------------------------------
+
+ratings_cli = AppGroup("ratings", help="Ratings made in the app.")
+EXPORT_COLUMNS = ("USER_ID", "ITEM_ID", "RATING", "TIMESTAMP")
+
+
+class SinceType(click.ParamType):
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it names a zone)."""
+
+    name = "SECONDS|DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("expected Unix seconds (1700000000) or a date such as 2024-05-01", param, ctx)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return int(when.timestamp())
+
+
+@ratings_cli.command("export")
+@click.option("--since", type=SinceType(), default=None,
+              help="Only ratings made at or after this time (Unix seconds or an ISO date).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write [default: standard output].")
+@click.option("--with-source", is_flag=True,
+              help="Add a SOURCE column (who made each rating); not for a Personalize import.")
+@with_appcontext
+def export_command(since: int | None, out_path: Path | None, with_source: bool) -> None:
+    """Write ratings made in the app as CSV in the interactions file's columns.
+
+    The output passes `flask data validate` and imports into Amazon Personalize as it is.
+    """
+    from wiring import current_wiring  # builds the store only, never the model
+
+    try:
+        rows = current_wiring().store.export(since)
+    except RecommenderUnavailable as problem:
+        raise click.ClickException(f"{problem.reason} {problem.hint}") from None
+    # User IDs hold no line breaks (inputs.py), so text mode cannot split a field.
+    with click.open_file(str(out_path or "-"), "w", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*EXPORT_COLUMNS, *(["SOURCE"] if with_source else [])])
+        for user_id, item_id, rating, timestamp, source in rows:
+            row = [user_id, item_id, f"{rating:g}", timestamp]
+            writer.writerow([*row, source or ""] if with_source else row)
+    if out_path is not None:
+        click.echo(f"Wrote {len(rows):,} ratings to {out_path}", err=True)
+
+
+# --- flask tokens ----------------------------------------------------------------------------
+
+tokens_cli = AppGroup("tokens", help="API tokens for writing through the JSON API.")
+
+
+@tokens_cli.command("new")
+@click.argument("name")
+def new_token_command(name: str) -> None:
+    """Make a random token for NAME, and the API_TOKENS entry that lets it in."""
+    if not TOKEN_NAME.match(name):
+        raise click.BadParameter("use 1-64 letters, digits, '.', '_' or '-'", param_hint="NAME")
+    token, digest = new_token()
+    click.echo(f"Token for {name} (give it to its user; it is not stored and not shown again):")
+    click.echo(f"  {token}")
+    click.echo("Add this entry to API_TOKENS (entries are separated by commas):")
+    click.echo(f"  {name}:{digest}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
 from dotenv import load_dotenv
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -96,6 +97,65 @@ def _cache_url(value: str) -> str:
     return value
 
 
+ACCESS_MODES = ("open", "trusted-header")
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+
+
+def _access_mode(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ACCESS_MODES:
+        raise ValueError(f"expected one of {', '.join(ACCESS_MODES)}")
+    return value
+
+
+def _header_name(value: str) -> str:
+    value = value.strip()
+    if not _HEADER_NAME.match(value):
+        raise ValueError("expected a header name such as X-Amzn-Oidc-Identity")
+    return value
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or CIDR blocks: 10.0.0.0/16, 127.0.0.1."""
+    networks = []
+    for part in filter(None, (piece.strip() for piece in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part[:50]!r} is not an IP address or CIDR block") from None
+    return tuple(networks)
+
+
+def _api_tokens(value: str) -> tuple[tuple[str, str], ...]:
+    """Comma-separated NAME:SHA256 pairs, as `flask --app app tokens new NAME` prints them."""
+    tokens: dict[str, str] = {}
+    for position, part in enumerate(filter(None, (p.strip() for p in value.split(","))), 1):
+        name, _, digest = part.partition(":")
+        # The entry itself stays out of the message: a token pasted by mistake is a secret.
+        if not TOKEN_NAME.match(name) or not _SHA256_HEX.match(digest.lower()):
+            raise ValueError(
+                f"entry {position} is not NAME:SHA256 (a name of letters, digits, . _ -, a colon, "
+                "then the 64 hex digits `flask --app app tokens new NAME` prints)"
+            )
+        if name in tokens:
+            raise ValueError(f"the token name {name!r} appears twice")
+        tokens[name] = digest.lower()
+    return tuple(tokens.items())
+
+
+def _rate_limit(value: str) -> str:
+    """A limit such as "30 per minute" or "10/second; 500/hour"; blank means no limit."""
+    value = value.strip()
+    if value:
+        try:
+            limits.parse_many(value)
+        except ValueError:
+            raise ValueError('expected a rate such as "30 per minute" or "500/hour"') from None
+    return value
+
+
 # The embedded engine's recipes, named after Personalize's (engine.RECIPES; not imported here,
 # so reading settings doesn't load numpy and implicit).
 RECIPES = ("user-personalization", "sims", "popularity-count")
@@ -122,6 +182,17 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SECRET_KEY": ("", _text),
     "DEBUG": (False, _flag),
     "ALLOW_DEBUG_ON_NETWORK": (False, _flag),
+    # Who may write (access.py): anyone as any user (the workshop's demo), or whoever the
+    # sign-in proxy in front of the app says.
+    "ACCESS_MODE": ("open", _access_mode),
+    "ALLOW_OPEN_ON_NETWORK": (False, _flag),
+    "IDENTITY_HEADER": ("X-Amzn-Oidc-Identity", _header_name),
+    "TRUSTED_PROXIES": ((), _networks),
+    "API_TOKENS": ((), _api_tokens),
+    "API_READS_NEED_TOKEN": (False, _flag),
+    "RATE_LIMIT_WRITES": ("30 per minute", _rate_limit),
+    "RATE_LIMIT_READS": ("60 per minute", _rate_limit),
+    "RATE_LIMIT_NEW_USERS": ("20 per hour", _rate_limit),
 }
 
 
@@ -161,6 +232,20 @@ def check(settings: dict[str, Any]) -> dict[str, Any]:
                 "machines: Flask's debugger runs any code typed into the browser. Use "
                 "HOST=127.0.0.1, or set ALLOW_DEBUG_ON_NETWORK=true on a network you trust."
             )
+    if settings["ACCESS_MODE"] == "open" and not is_loopback(settings["HOST"]):
+        if not settings["ALLOW_OPEN_ON_NETWORK"]:
+            raise ConfigError(
+                f"ACCESS_MODE is open and HOST {settings['HOST'] or '(blank)'} is reachable from "
+                "other machines: anyone who reaches the app can rate as any user. Put it behind "
+                "a sign-in proxy with ACCESS_MODE=trusted-header, use HOST=127.0.0.1, or set "
+                "ALLOW_OPEN_ON_NETWORK=true for a demo on a network you trust."
+            )
+    if settings["ACCESS_MODE"] == "trusted-header" and not settings["TRUSTED_PROXIES"]:
+        raise ConfigError(
+            "ACCESS_MODE is trusted-header but TRUSTED_PROXIES is blank: name the addresses "
+            f"(or CIDR blocks) of the proxy that sets {settings['IDENTITY_HEADER']}, so the "
+            "header is believed from it alone."
+        )
     return settings
 
 

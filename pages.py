@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 
+import access
 from dataset import Catalog, Interaction, Movie
 from inputs import (
     MAX_ID_LENGTH,
@@ -85,7 +86,12 @@ def _unavailable(problem: RecommenderUnavailable) -> Any:
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     # csrf_token is called by the rating forms only, so pages without one set no session.
-    return {"csrf_token": csrf_token, "max_id_length": MAX_ID_LENGTH}
+    return {
+        "csrf_token": csrf_token,
+        "max_id_length": MAX_ID_LENGTH,
+        "demo_mode": access.is_open(),
+        "signed_in_user": access.signed_in_user(),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +169,7 @@ def _known_users(found: Services) -> dict[str, Any] | None:
 @bp.post("/result")
 def result() -> Any:
     """The workshop's form target; its field was called `text`, ours `user_id`."""
-    user_id = parse_user_id(request.form.get("user_id", request.form.get("text")))
+    user_id = access.user_for(request.form.get("user_id", request.form.get("text")))
     count = parse_count(request.form.get("n"), current_app.config["NUM_RESULTS"])
     return redirect(url_for(".recommendations", user_id=user_id, n=count), code=303)
 
@@ -171,6 +177,8 @@ def result() -> Any:
 @bp.get("/random")
 def random_user() -> Any:
     """A user picked at random from the ratings, to explore."""
+    if not access.is_open():
+        return redirect(url_for(".recommendations"), code=303)  # only your own page
     try:
         interactions = current_services().interactions
     except RecommenderUnavailable:
@@ -185,6 +193,9 @@ def random_user() -> Any:
 @bp.post("/new")
 def new_user() -> Any:
     """ "I'm new here": a fresh user ID kept in the session, then movies to rate."""
+    if not access.is_open():
+        return redirect(url_for(".recommendations"), code=303)  # the proxy says who you are
+    access.charge_guest()
     session["new_user"] = f"guest-{secrets.token_hex(4)}"
     return redirect(url_for(".recommendations", user_id=session["new_user"]), code=303)
 
@@ -194,9 +205,10 @@ def new_user() -> Any:
 
 
 @bp.get("/recommendations")
+@access.limited(access.READS)
 def recommendations() -> Any:
     found = current_services()
-    user_id = parse_user_id(request.args.get("user_id"))
+    user_id = access.user_for(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     genre = parse_genre(request.args.get("genre"), found.catalog.genres)
     onboarding = _is_new_user(user_id)
@@ -269,10 +281,11 @@ def _history_lists(catalog: Catalog, history: list[Interaction]) -> dict[str, li
 
 
 @bp.get("/movies")
+@access.limited(access.READS)
 def movie() -> Any:
     found = current_services()
     item_id = parse_item_id(request.args.get("item_id"))
-    user_id = parse_user_id(request.args["user_id"]) if request.args.get("user_id") else None
+    user_id = access.optional_user(request.args.get("user_id"))
     subject = found.movie(item_id)
     similar, similar_source = found.similar(item_id, SIMILAR_COUNT)
     history = found.history(user_id) if user_id else []
@@ -292,15 +305,19 @@ def movie() -> Any:
 
 
 @bp.post("/ratings")
+@access.limited(access.WRITES)
 def rate() -> Any:
     """A rating from a card's form; back to the page it came from, with the list updated."""
     _check_csrf()
     user_id = parse_user_id(request.form.get("user_id"))
+    access.check_rater(user_id)  # 403 for another user's ID behind a sign-in proxy
     item_id = parse_item_id(request.form.get("item_id"))
     rating = parse_rating(request.form.get("rating"))
     back_to = _back_to(request.form.get("next"), user_id)
     found = current_services()
-    outcome = found.rate(user_id, item_id, rating, session_id())
+    access.charge_new_user(user_id, found.history)
+    source = access.rating_source(session_id())
+    outcome = found.rate(user_id, item_id, rating, session_id(), source=source)
     flash(f"You rated {found.catalog.get(item_id).title} ★{rating:g}.", "success")
     if outcome.notice:
         flash(outcome.notice, "notice")

@@ -229,10 +229,15 @@ class Services:
             raise UnknownItem(item_id)
         return self.catalog.get(item_id)
 
-    def rate(self, user_id: str, item_id: str, rating: float, session_id: str) -> RatingOutcome:
-        """Store a rating, let the backend take it in, and send it on to an event tracker."""
+    def rate(
+        self, user_id: str, item_id: str, rating: float, session_id: str, source: str | None = None
+    ) -> RatingOutcome:
+        """Store a rating, let the backend take it in, and send it on to an event tracker.
+
+        `source` says who made it (a session, an API token, the sign-in proxy's user).
+        """
         self.movie(item_id)  # raises UnknownItem
-        when = self.store.add(user_id, item_id, rating)
+        when = self.store.add(user_id, item_id, rating, source=source)
         events = self.events
         try:
             self.recommender.add_interaction(user_id, item_id, rating, when)

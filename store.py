@@ -63,6 +63,9 @@ ratings = Table(
     Column("item_id", _ID, nullable=False),
     Column("rating", Float, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
+    # Who made it: "session:…", "token:NAME", "proxy:USER" or "api:ADDRESS" (access.py).
+    # NULL for ratings stored before the app recorded it.
+    Column("source", Text, nullable=True),
     UniqueConstraint("user_id", "item_id", name="ratings_user_item"),
 )
 
@@ -107,11 +110,18 @@ class RatingStore:
         """Close the pooled connections (a later call opens new ones)."""
         self.engine.dispose()
 
-    def add(self, user_id: str, item_id: str, rating: float, timestamp: int | None = None) -> int:
-        """Record a rating; returns its timestamp (Unix seconds)."""
+    def add(
+        self,
+        user_id: str,
+        item_id: str,
+        rating: float,
+        timestamp: int | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Record a rating and who made it; returns its timestamp (Unix seconds)."""
         when = int(time.time()) if timestamp is None else timestamp
         insert = _INSERT[self.engine.dialect.name](ratings).values(
-            user_id=user_id, item_id=item_id, rating=float(rating), timestamp=when
+            user_id=user_id, item_id=item_id, rating=float(rating), timestamp=when, source=source
         )
         # A re-rating takes the new row's place in the insertion order, as the old
         # INSERT OR REPLACE did: it is the latest thing the user did.
@@ -120,6 +130,7 @@ class RatingStore:
             set_={
                 "rating": insert.excluded.rating,
                 "timestamp": insert.excluded.timestamp,
+                "source": insert.excluded.source,
                 "seq": insert.excluded.seq,
             },
         )
@@ -144,6 +155,17 @@ class RatingStore:
         query = select(columns.user_id, columns.item_id, columns.rating, columns.timestamp)
         query = query.order_by(columns.timestamp, columns.user_id, columns.item_id)
         with self._transaction("reading the ratings") as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def export(self, since: int | None = None) -> list[tuple[str, str, float, int, str | None]]:
+        """(USER_ID, ITEM_ID, RATING, TIMESTAMP, source) from `since` on, in the order made."""
+        columns = ratings.c
+        query = select(
+            columns.user_id, columns.item_id, columns.rating, columns.timestamp, columns.source
+        ).order_by(columns.timestamp, columns.seq)
+        if since is not None:
+            query = query.where(columns.timestamp >= since)
+        with self._transaction("exporting the ratings") as connection:
             return [tuple(row) for row in connection.execute(query)]
 
     def __len__(self) -> int:
@@ -257,8 +279,13 @@ def _create_schema(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
     found = inspect(connection)
     if found.has_table("ratings"):
-        if "seq" not in {column["name"] for column in found.get_columns("ratings")}:
-            _upgrade_rowid_table(connection)
+        columns = {column["name"] for column in found.get_columns("ratings")}
+        if "seq" not in columns:
+            _upgrade_rowid_table(connection)  # makes the current table, source included
+        elif "source" not in columns:
+            # Ratings from before sources were recorded keep a NULL one; both databases add a
+            # nullable column without rewriting the table.
+            connection.exec_driver_sql("ALTER TABLE ratings ADD COLUMN source TEXT")
     metadata.create_all(connection, checkfirst=True)
 
 

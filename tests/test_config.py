@@ -67,11 +67,12 @@ def test_debug_on_this_machine_only_is_allowed(host):
 
 
 def test_debug_on_a_network_address_needs_the_explicit_override():
+    network = {"HOST": "0.0.0.0", "ALLOW_OPEN_ON_NETWORK": "true"}  # open mode: see test_access
     settings = config.from_environment(
-        {"DEBUG": "true", "HOST": "0.0.0.0", "ALLOW_DEBUG_ON_NETWORK": "true"}
+        {"DEBUG": "true", "ALLOW_DEBUG_ON_NETWORK": "true", **network}
     )
     assert (settings["DEBUG"], settings["HOST"]) == (True, "0.0.0.0")
-    assert config.from_environment({"HOST": "0.0.0.0"})["HOST"] == "0.0.0.0"  # no debug: fine
+    assert config.from_environment(network)["HOST"] == "0.0.0.0"  # no debug: fine
 
 
 def test_python_app_py_refuses_to_start_with_debug_on_a_network_address(monkeypatch, tmp_path):

@@ -1,10 +1,12 @@
 """Hostile requests to every route: never a 5xx, a traceback, non-JSON from /api/, or a stored
 rating from a refused request.
 
-Seeded (derandomize) and bounded: 30 examples for each field of each route, about 15 s in all.
-Each case keeps every field valid but one, so the hostile value reaches the code behind the
-checks. The routes come from the app's url_map: a new route is fuzzed too, and the test fails
-until ROUTE_PARAMS names its fields.
+Seeded (derandomize) and bounded: 30 examples for each field of each route, in each access
+mode (open, and behind a sign-in proxy), about 30 s in all. Each case keeps every field valid
+but one, so the hostile value reaches the code behind the checks; every request may also carry
+hostile access headers (the proxy's identity header, X-Forwarded-For, Authorization). The
+routes come from the app's url_map: a new route is fuzzed too, and the test fails until
+ROUTE_PARAMS names its fields.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from conftest import write_small_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import access
+import config
 from app import create_app
 
 
@@ -149,6 +153,33 @@ other_headers = st.dictionaries(
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
     max_size=2,
 )
+# The headers access.py reads: who the proxy says is signed in, the client's address as proxies
+# report it, and an API token. Values are Latin-1, as HTTP carries them, control bytes included.
+IDENTITY_HEADER = "X-Amzn-Oidc-Identity"
+TOKEN = "fuzz-token"
+header_text = st.one_of(
+    st.sampled_from(["", " ", "3", "nobody", "x" * 257, "\x00", "é", "a,b", "::1", "10.0.0.1"]),
+    st.text(st.characters(min_codepoint=1, max_codepoint=255, exclude_characters="\r\n"),
+            max_size=40),
+)
+access_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        IDENTITY_HEADER: st.one_of(st.sampled_from(["3", "nobody"]), header_text),
+        "X-Forwarded-For": st.one_of(
+            st.lists(st.one_of(st.ip_addresses().map(str), header_text), max_size=4).map(
+                ", ".join
+            ),
+            header_text,
+        ),
+        "Authorization": st.one_of(
+            st.just(f"Bearer {TOKEN}"),
+            st.builds(lambda scheme, value: f"{scheme} {value}",
+                      st.sampled_from(["Bearer", "bearer", "Basic", ""]), header_text),
+            header_text,
+        ),
+    },
+)
 
 
 # --- Requests ----------------------------------------------------------------------------------
@@ -227,7 +258,8 @@ def requests_for(draw: st.DrawFn, rule, bad: str) -> Request:
     expected = sorted(rule.methods - {"HEAD", "OPTIONS"})
     method = draw(st.sampled_from(expected * 10 + ["HEAD", "OPTIONS", "GET", "POST", "PUT"]))
     query = draw(fields(params.query, bad))
-    headers = dict(draw(other_headers))  # a copy: the drawn value is shown as drawn on failure
+    # A copy: the drawn value is shown as drawn on failure.
+    headers = {**draw(other_headers), **draw(access_headers)}
     body: str | list[tuple[str, object]] | None = None
     content_type = draw(st.sampled_from(CONTENT_TYPES))
     if params.json:
@@ -245,17 +277,33 @@ def requests_for(draw: st.DrawFn, rule, bad: str) -> Request:
 # --- The test ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory):
-    """One app on the small data, with a session that has a form token."""
+MODES = {
+    "open": {},
+    # The test client's address is the proxy's, so the identity header reaches the code that
+    # reads it; user 3 is signed in, and the other VALID user IDs are other people.
+    "trusted-header": {
+        "ACCESS_MODE": "trusted-header",
+        "TRUSTED_PROXIES": config.SETTINGS["TRUSTED_PROXIES"][1]("127.0.0.1"),
+    },
+}
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def fuzzed(request, tmp_path_factory):
+    """One app on the small data per access mode, with a session that has a form token."""
     folder = tmp_path_factory.mktemp("fuzz")
     ratings, items = write_small_data(folder)
-    app = create_app(
-        {"RATINGS_PATH": str(ratings), "ITEMS_PATH": str(items), "SECRET_KEY": "fuzz"},
-        instance_path=str(folder / "instance"),
-    )
+    settings = {
+        "RATINGS_PATH": str(ratings), "ITEMS_PATH": str(items), "SECRET_KEY": "fuzz",
+        "API_TOKENS": (("fuzz", access.token_digest(TOKEN)),),
+        # The limiter runs on every request, but high enough that requests reach the views.
+        **{name: "100000 per minute" for name in access.LIMIT_SETTINGS.values()},
+        **MODES[request.param],
+    }
+    app = create_app(settings, instance_path=str(folder / "instance"))
     client = app.test_client()
-    html = client.get("/recommendations?user_id=3").get_data(as_text=True)
+    page = client.get("/recommendations?user_id=3", headers={IDENTITY_HEADER: "3"})
+    html = page.get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     return app, client, token
 

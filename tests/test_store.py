@@ -519,3 +519,56 @@ def test_a_database_url_the_app_cannot_use_is_refused_without_quoting_it(url):
     with pytest.raises(config.ConfigError, match="DATABASE_URL") as raised:
         config.from_environment({"DATABASE_URL": url})
     assert "topsecret" not in str(raised.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who made each rating
+
+
+def test_each_rating_records_its_source_and_a_re_rating_replaces_it(open_store):
+    store = open_store()
+    store.add("u1", "a", 4, timestamp=100, source="session:abc")
+    store.add("u2", "a", 3, timestamp=101, source="token:ci")
+    store.add("u1", "a", 5, timestamp=102, source="proxy:u1")
+
+    assert store.export() == [
+        ("u2", "a", 3.0, 101, "token:ci"), ("u1", "a", 5.0, 102, "proxy:u1")
+    ]
+    assert store.export(since=102) == [("u1", "a", 5.0, 102, "proxy:u1")]
+
+
+def test_a_table_from_before_sources_is_upgraded_in_place(database: Database, open_store):
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        Float,
+        Identity,
+        Integer,
+        MetaData,
+        Table,
+        Text,
+        UniqueConstraint,
+    )
+
+    import store as store_module
+
+    before = MetaData()  # the schema of the previous version: seq, but no source
+    Table(
+        "ratings", before,
+        Column("seq", BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True),
+        Column("user_id", Text, nullable=False), Column("item_id", Text, nullable=False),
+        Column("rating", Float, nullable=False), Column("timestamp", BigInteger, nullable=False),
+        UniqueConstraint("user_id", "item_id", name="ratings_user_item"),
+    )
+    engine = store_module._make_engine(database.path, database.url)
+    with engine.begin() as connection:
+        before.create_all(connection)
+        connection.exec_driver_sql(
+            "INSERT INTO ratings (user_id, item_id, rating, timestamp) VALUES ('old', 'a', 4, 100)"
+        )
+    engine.dispose()
+
+    store = open_store()
+    store.add("new", "b", 5, timestamp=200, source="token:ci")
+    assert store.export() == [("old", "a", 4.0, 100, None), ("new", "b", 5.0, 200, "token:ci")]
+    assert open_store().export()[0] == ("old", "a", 4.0, 100, None)  # a second start: no change
