@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +22,7 @@ from implicit.nearest_neighbours import ItemItemRecommender
 from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
+from files import atomic_write
 
 USER_PERSONALIZATION = "user-personalization"
 POPULARITY_COUNT = "popularity-count"
@@ -306,16 +305,9 @@ def save_model(model: TrainedModel, path: str | Path) -> None:
                 f"{name}_indices": matrix.indices,
                 f"{name}_indptr": matrix.indptr,
             }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def load_model(
