@@ -31,7 +31,7 @@ from dataset import (
     validate_interactions,
 )
 from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
-from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, evaluate_interactions
+from recommender.evaluation import HOLDOUT_FRACTION, LIST_LENGTH, evaluate_interactions
 from recommender.metrics import OFFLINE_METRICS, TIMINGS, Figure, metrics_table
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project

@@ -41,7 +41,7 @@ import numpy as np
 from _common import movielens_ratings
 
 from dataset import read_interactions
-from evaluate import Split, evaluate_split, split_users
+from recommender.evaluation import Split, evaluate_split, split_users
 from training import ModelParams
 
 TARGET = "normalized_discounted_cumulative_gain_at_10"

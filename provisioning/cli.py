@@ -185,4 +185,4 @@ def metrics_command(prefix: str, region: str | None, ratings: Path | None) -> No
         embedded = None
     click.echo(format_metrics(metrics, embedded))
     if embedded is None:
-        click.echo("(no embedded figures: evaluate.evaluate_embedded is not available)")
+        click.echo("(no embedded figures: recommender.evaluation is not available)")

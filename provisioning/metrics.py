@@ -39,9 +39,9 @@ class MetricsSteps(ResourceSteps):
 
 
 def embedded_metrics(ratings_path: str) -> dict[str, dict[str, float]] | None:
-    """{embedded recipe: {metric: mean over seeds}} from evaluate.py, when it is there."""
+    """{embedded recipe: {metric: mean over seeds}}, when recommender.evaluation is there."""
     try:
-        from evaluate import evaluate_embedded  # optional, and heavy: imported only here
+        from recommender.evaluation import evaluate_embedded  # optional and heavy: only here
     except ImportError:
         return None
     results = evaluate_embedded(ratings_path)  # {recipe: {figure: {"mean", "std"}}}

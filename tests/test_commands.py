@@ -104,7 +104,7 @@ def test_every_command_reads_ratings_path_relative_to_the_project(
     ratings = project / "data" / "ratings.csv"
     evaluated: list[str] = []  # what `personalize metrics` evaluates the embedded engine on
     monkeypatch.setattr(Provisioner, "solution_metrics", lambda self, prefix: ("arn", {}))
-    monkeypatch.setitem(sys.modules, "evaluate", types.SimpleNamespace(
+    monkeypatch.setitem(sys.modules, "recommender.evaluation", types.SimpleNamespace(
         evaluate_embedded=lambda path: evaluated.append(path) or {}))
 
     outputs = {

@@ -14,7 +14,7 @@ from flask import Flask
 from commands import evaluate_command, format_table
 from dataset import Interactions, read_interactions
 from engine import RECIPES
-from evaluate import (
+from recommender.evaluation import (
     evaluate_interactions,
     evaluate_split,
     split_users,
