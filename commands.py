@@ -30,9 +30,11 @@ from dataset import (
     read_interactions,
     validate_interactions,
 )
-from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
+from recommender.base import EmbeddedRecommender
 from recommender.evaluation import HOLDOUT_FRACTION, LIST_LENGTH, evaluate_interactions
 from recommender.metrics import OFFLINE_METRICS, TIMINGS, Figure, metrics_table
+from recommender.model_files import model_path
+from recommender.recipes import DEFAULT_RECIPE, RECIPES, normalize_recipe
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
 

@@ -20,8 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from dataset import Interaction, Interactions, read_interactions
-from engine import RECIPES, EmbeddedRecommender, ModelParams
+from recommender.base import EmbeddedRecommender
 from recommender.metrics import OFFLINE_METRICS, coverage, query_metrics
+from recommender.model_files import ModelParams
+from recommender.recipes import RECIPES
 
 LIST_LENGTH = 25
 HOLDOUT_FRACTION = 0.1

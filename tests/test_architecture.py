@@ -93,18 +93,46 @@ def test_the_recommender_interface_and_the_input_rules_import_nothing_of_the_pro
     assert not imports_anything_named("inputs", "flask")
 
 
-def test_the_embedded_engine_imports_neither_flask_nor_the_aws_adapter():
-    for banned in ("flask", "personalize", "boto3", "botocore"):
-        assert not imports_anything_named("engine", banned), banned
+def package_modules(package: str) -> list[str]:
+    return sorted(name for name in project_modules() if name.split(".")[0] == package)
 
 
-def test_the_use_cases_know_no_http_and_call_no_aws_themselves():
-    for banned in ("flask", "boto3", "botocore", "wiring", "pages", "api", "app"):
-        assert not imports_anything_named("services", banned), banned
+@pytest.mark.parametrize("module", package_modules("recommender"))
+def test_the_recommender_package_imports_neither_flask_nor_aws(module):
+    for banned in ("flask", "click", "personalize", "boto3", "botocore", "wiring", "services"):
+        assert not imports_anything_named(module, banned), banned
 
 
-@pytest.mark.parametrize("module", ["services", "pages", "api"])
-def test_only_the_wiring_knows_which_backend_is_active(module):
-    source = project_modules()[module].read_text()
-    for telltale in ("uses_personalize", "PersonalizeRecommender", "EmbeddedRecommender"):
-        assert telltale not in source, f"{module} names {telltale}"
+@pytest.mark.parametrize("module", package_modules("dataset"))
+def test_the_data_files_package_imports_neither_flask_nor_click(module):
+    for banned in ("flask", "click", "recommender", "wiring", "services"):
+        assert not imports_anything_named(module, banned), banned
+
+
+def documented_order(package: str) -> list[str]:
+    """The modules a package's docstring lists, in order ("- `name`, `name`: what it owns")."""
+    docstring = ast.get_docstring(ast.parse((PROJECT / package / "__init__.py").read_text()))
+    order = []
+    for line in (docstring or "").splitlines():
+        if line.startswith("- `"):
+            names = line[2:].split(":")[0]
+            order += [f"{package}.{name.strip(' `')}" for name in names.split(",")]
+    return order
+
+
+@pytest.mark.parametrize("package", ["recommender", "dataset", "provisioning"])
+def test_each_module_imports_only_those_its_package_lists_above_it(package):
+    order = documented_order(package)
+    assert sorted(order) == [name for name in package_modules(package) if name != package]
+    for position, module in enumerate(order):
+        inside = {name for name in imports_of(module) if name.startswith(package + ".")}
+        assert inside <= set(order[:position]), f"{module} imports {inside - set(order[:position])}"
+
+
+def test_the_recipe_registry_names_each_recipes_class():
+    from recommender.base import recipe_class
+    from recommender.recipes import RECIPE_CLASSES
+
+    for name in RECIPE_CLASSES:
+        assert recipe_class(name).name == name
+        assert recipe_class(name).__module__ in project_modules()

@@ -17,11 +17,12 @@ from flask import Flask
 
 import config
 from app import create_app
-from engine import RECIPES, model_path
 from provisioning.cli import EXTENSION_KEY, ProvisioningHooks
 from provisioning.errors import ProvisionError
 from provisioning.provisioner import Provisioner
 from provisioning.resources import AwsClients
+from recommender.model_files import model_path
+from recommender.recipes import RECIPES
 
 HEADER = "USER_ID,ITEM_ID,RATING,TIMESTAMP"
 

@@ -97,6 +97,6 @@ def test_every_setting_is_documented_in_the_example_file():
 
 
 def test_the_recipes_offered_are_the_engines():
-    from engine import RECIPES
+    from recommender.recipes import RECIPES
 
     assert set(config.RECIPES) == set(RECIPES)

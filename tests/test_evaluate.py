@@ -13,7 +13,6 @@ from flask import Flask
 
 from commands import evaluate_command, format_table
 from dataset import Interactions, read_interactions
-from engine import RECIPES
 from recommender.evaluation import (
     evaluate_interactions,
     evaluate_split,
@@ -32,6 +31,7 @@ from recommender.metrics import (
     query_metrics,
     reciprocal_rank,
 )
+from recommender.recipes import RECIPES
 
 MOVIELENS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
 
