@@ -136,3 +136,33 @@ def test_the_recipe_registry_names_each_recipes_class():
     for name in RECIPE_CLASSES:
         assert recipe_class(name).name == name
         assert recipe_class(name).__module__ in project_modules()
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def test_no_module_of_the_app_passes_400_lines():
+    too_long = {name: line_count(path) for name, path in project_modules().items()
+                if line_count(path) > 400}
+    assert too_long == {}
+
+
+def test_no_script_passes_300_lines():
+    scripts = [path for folder in ("scripts", "bench") for path in (PROJECT / folder).iterdir()
+               if path.suffix in (".py", ".sh")]
+    assert scripts, "no scripts found"
+    too_long = {path.name: line_count(path) for path in scripts if line_count(path) > 300}
+    assert too_long == {}
+
+
+def test_the_use_cases_know_no_http_and_call_no_aws_themselves():
+    for banned in ("flask", "boto3", "botocore", "wiring", "pages", "api", "app"):
+        assert not imports_anything_named("services", banned), banned
+
+
+@pytest.mark.parametrize("module", ["services", "pages", "api"])
+def test_only_the_wiring_knows_which_backend_is_active(module):
+    source = project_modules()[module].read_text()
+    for telltale in ("uses_personalize", "PersonalizeRecommender", "EmbeddedRecommender"):
+        assert telltale not in source, f"{module} names {telltale}"
