@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+# The registry imports nothing, so reading the settings loads neither numpy nor implicit.
+from recommender.recipes import RECIPES
+
 PROJECT_DIR = Path(__file__).resolve().parent
 
 _ARN = re.compile(r"^arn:[a-z\d-]+:personalize:[a-z\d-]+:\d{12}:[a-z-]+/.+$")
@@ -95,10 +98,6 @@ def _cache_url(value: str) -> str:
         raise ValueError("expected a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://...")
     return value
 
-
-# The embedded engine's recipes, named after Personalize's (engine.RECIPES; not imported here,
-# so reading settings doesn't load numpy and implicit).
-RECIPES = ("user-personalization", "sims", "popularity-count")
 
 # name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
 # on the shipped sample data, no OMDb key, served on the workshop's port on this machine only.
