@@ -138,6 +138,15 @@ def test_the_recipe_registry_names_each_recipes_class():
         assert recipe_class(name).__module__ in project_modules()
 
 
+def test_the_readmes_module_map_names_files_that_exist():
+    readme = (PROJECT / "README.md").read_text()
+    table = readme[readme.index("| module | owns |"):].split("\n\n")[0]
+    first_cells = [row.split(" | ")[0] for row in table.splitlines()[2:]]
+    named = {name for cell in first_cells for name in cell.split("`")[1::2]}
+    assert "recommender/" in named
+    assert [name for name in sorted(named) if not (PROJECT / name).exists()] == []
+
+
 def line_count(path: Path) -> int:
     return len(path.read_text().splitlines())
 
