@@ -18,8 +18,8 @@ neither numpy nor implicit. The modules, each importing only those above it:
 - `users`: `UserState` and fold-in: a user's state from training or from their history.
 - `sequence`: the "rated next" matrix and score.
 - `base`: `EmbeddedRecommender`, what every recipe shares (training, saving, recommending).
-- `popularity_count`, `sims`, `user_personalization`: one recipe each (subclasses of the base).
+- one module per recipe, as `recipes.RECIPE_CLASSES` names them: a subclass of the base each.
 - `evaluation`: the offline protocol (held-out users, time split) that `flask evaluate` runs.
 
-A new recipe is a module beside those three and one line in `recipes.RECIPE_CLASSES`.
+A new recipe is one more such module and its line in `recipes.RECIPE_CLASSES`.
 """
