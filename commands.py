@@ -36,10 +36,13 @@ from dataset import (
     read_interactions,
     validate_interactions,
 )
-from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
-from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, METRICS, TIMINGS, evaluate_interactions
 from inputs import MAX_RESULTS
+from recommender.base import EmbeddedRecommender
+from recommender.evaluation import HOLDOUT_FRACTION, LIST_LENGTH, evaluate_interactions
 from recommender.interface import RecommenderUnavailable
+from recommender.metrics import OFFLINE_METRICS, TIMINGS, Figure, metrics_table
+from recommender.model_files import model_path
+from recommender.recipes import DEFAULT_RECIPE, RECIPES, normalize_recipe
 from wiring import current_wiring
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
@@ -181,26 +184,16 @@ def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json:
 
 def format_table(results: Mapping[str, Mapping[str, Mapping[str, float]]], seeds: int) -> str:
     """Recipes side by side, one row per figure: "mean ± std", or the value for one seed."""
-    recipes = list(results)
-    names = [name for name in (*METRICS, *TIMINGS) if name in results[recipes[0]]]
-    width = max(len(name) for name in names)
-    cells = {
-        recipe: [_cell(results[recipe][name], name, seeds) for name in names]
-        for recipe in recipes
-    }
-    widths = {recipe: max(len(recipe), *map(len, cells[recipe])) for recipe in recipes}
-    lines = ["  ".join([" " * width, *(recipe.rjust(widths[recipe]) for recipe in recipes)])]
-    for row, name in enumerate(names):
-        values = (cells[recipe][row].rjust(widths[recipe]) for recipe in recipes)
-        lines.append("  ".join([name.ljust(width), *values]))
-    return "\n".join(lines)
-
-
-def _cell(figure: Mapping[str, float], name: str, seeds: int) -> str:
-    digits = 2 if name in TIMINGS else 4
-    mean = f"{figure['mean']:.{digits}f}"
     # One split has no spread to show: a "± 0.0000" would claim a certainty it does not have.
-    return mean if seeds == 1 else f"{mean} ± {figure['std']:.{digits}f}"
+    columns: dict[str, dict[str, Figure]] = {
+        recipe: {
+            name: figure["mean"] if seeds == 1 else (figure["mean"], figure["std"])
+            for name, figure in figures.items()
+        }
+        for recipe, figures in results.items()
+    }
+    first = next(iter(results.values()))
+    return metrics_table(columns, [name for name in (*OFFLINE_METRICS, *TIMINGS) if name in first])
 
 
 # --- flask recommend -------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 import limits
 from dotenv import load_dotenv
 
+# The registry imports nothing, so reading the settings loads neither numpy nor implicit.
+from recommender.recipes import RECIPES
+
 PROJECT_DIR = Path(__file__).resolve().parent
 
 _ARN = re.compile(r"^arn:[a-z\d-]+:personalize:[a-z\d-]+:\d{12}:[a-z-]+/.+$")
@@ -155,10 +158,6 @@ def _rate_limit(value: str) -> str:
             raise ValueError('expected a rate such as "30 per minute" or "500/hour"') from None
     return value
 
-
-# The embedded engine's recipes, named after Personalize's (engine.RECIPES; not imported here,
-# so reading settings doesn't load numpy and implicit).
-RECIPES = ("user-personalization", "sims", "popularity-count")
 
 # name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
 # on the shipped sample data, no OMDb key, served on the workshop's port on this machine only.

@@ -90,9 +90,7 @@ class MovieDetails:
 
 def _value(body: Mapping[str, Any], field: str) -> str | None:
     text = body.get(field)
-    if not isinstance(text, str) or text.strip() in ("", "N/A"):
-        return None
-    return text.strip()
+    return text.strip() if isinstance(text, str) and text.strip() not in ("", "N/A") else None
 
 
 def _json_body(response: requests.Response) -> dict[str, Any] | None:
@@ -106,9 +104,7 @@ def _json_body(response: requests.Response) -> dict[str, Any] | None:
 
 def is_cacheable(response: requests.Response) -> bool:
     """Cache movies and "not found"; never key, quota or server errors, which can clear up."""
-    if response.status_code != 200:
-        return False
-    body = _json_body(response)
+    body = _json_body(response) if response.status_code == 200 else None
     if body is None:
         return False
     return body.get("Response") == "True" or body.get("Error") in NOT_FOUND_ERRORS

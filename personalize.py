@@ -35,19 +35,6 @@ from recommender.interface import Recommendation, RecommendationList, Recommende
 logger = logging.getLogger(__name__)
 
 
-# Personalize's offline metrics (GetSolutionMetrics), which `flask evaluate` reports too.
-OFFLINE_METRICS = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # Amazon Personalize
 

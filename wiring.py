@@ -198,7 +198,7 @@ class Wiring:
                 "There is no ratings file for the embedded recommender.",
                 "Set RATINGS_PATH to the ratings file you imported into Personalize.",
             )
-        from engine import EmbeddedRecommender  # numpy and implicit load only when needed
+        from recommender.base import EmbeddedRecommender  # numpy, implicit: only when needed
 
         return EmbeddedRecommender.load_or_train(
             interactions,

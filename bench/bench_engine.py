@@ -72,7 +72,8 @@ def write_synthetic(path: Path, interactions: int, seed: int = 0) -> None:
 
 def measure_train(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
     from dataset import read_interactions
-    from engine import EmbeddedRecommender, model_path
+    from recommender.base import EmbeddedRecommender
+    from recommender.model_files import model_path
 
     started = time.perf_counter()
     # As the app's first start does: parse the CSV and keep the parsed arrays in instance/.
@@ -97,7 +98,7 @@ def measure_train(ratings: Path, instance: Path, recipe: str) -> dict[str, float
 
 def measure_startup(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
     from dataset import read_interactions
-    from engine import EmbeddedRecommender
+    from recommender.base import EmbeddedRecommender
 
     started = time.perf_counter()
     interactions = read_interactions(ratings, cache_dir=instance)  # the app's later starts
@@ -111,7 +112,8 @@ def measure_startup(ratings: Path, instance: Path, recipe: str) -> dict[str, flo
 
 def measure_recommend(ratings: Path, instance: Path, recipe: str) -> dict[str, float]:
     from dataset import read_interactions
-    from engine import EmbeddedRecommender, model_path
+    from recommender.base import EmbeddedRecommender
+    from recommender.model_files import model_path
 
     interactions = read_interactions(ratings)
     model = EmbeddedRecommender.load(model_path(instance, recipe), interactions)
@@ -148,7 +150,10 @@ def run_step(step: str, ratings: Path, instance: Path, recipe: str) -> dict[str,
 
 def baseline_mb() -> float:
     """Peak memory of a process that only imports the engine: what the model adds is on top."""
-    code = "import engine, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    code = (
+        "import resource, recommender.user_personalization, recommender.sims; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True
     )

@@ -68,7 +68,7 @@ def first_start(path: Path) -> dict[str, float]:
     code = (
         "import json, sys, tempfile, time\n"
         "from dataset import read_interactions\n"
-        "from engine import EmbeddedRecommender\n"
+        "from recommender.base import EmbeddedRecommender\n"
         "started = time.perf_counter()\n"
         "data = read_interactions(sys.argv[1], cache_dir=tempfile.mkdtemp())\n"
         "read = time.perf_counter()\n"

@@ -41,8 +41,8 @@ import numpy as np
 from _common import movielens_ratings
 
 from dataset import read_interactions
-from evaluate import Split, evaluate_split, split_users
-from training import ModelParams
+from recommender.evaluation import Split, evaluate_split, split_users
+from recommender.model_files import ModelParams
 
 TARGET = "normalized_discounted_cumulative_gain_at_10"
 RECIPE = "user-personalization"

@@ -19,6 +19,7 @@ import numpy as np
 
 from dataset.columnar import ColumnLayout, read_columns
 from dataset.csvfiles import DataFileError, file_fingerprint, open_csv, require_columns
+from files import atomic_write
 
 logger = logging.getLogger(__name__)
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
@@ -229,17 +230,16 @@ def _save_parsed(interactions: Interactions, cache: Path) -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         for stale in cache.parent.glob("interactions-*.npz"):
             stale.unlink()
-        partial = cache.with_suffix(".partial.npz")
-        np.savez(
-            partial,
-            user_ids=np.asarray(interactions.user_ids, dtype=str),
-            item_ids=np.asarray(interactions.item_ids, dtype=str),
-            users=interactions.users,
-            items=interactions.items,
-            ratings=interactions.ratings,
-            timestamps=interactions.timestamps,
-        )
-        partial.replace(cache)
+        with atomic_write(cache, "wb") as handle:
+            np.savez(
+                handle,
+                user_ids=np.asarray(interactions.user_ids, dtype=str),
+                item_ids=np.asarray(interactions.item_ids, dtype=str),
+                users=interactions.users,
+                items=interactions.items,
+                ratings=interactions.ratings,
+                timestamps=interactions.timestamps,
+            )
     except OSError as error:
         # A cache that cannot be written costs start-up time, nothing else.
         logger.warning("Could not cache the parsed ratings in %s (%s)", cache.parent, error)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from dataset.csvfiles import DataFileError, cell_text, is_number, open_csv, require_columns
 from dataset.items import parse_title
+from files import atomic_write
 
 # ml-100k's u.item genre flags, in file order, named as the newer MovieLens files name them.
 ML100K_GENRES = (
@@ -74,19 +75,15 @@ def import_movielens(
 
     # Both files are written beside their targets and moved into place only when both are
     # complete, so a failed import leaves the previous pair untouched.
-    partial_ratings = ratings_path.with_name(".ratings.csv.partial")
-    partial_items = items_path.with_name(".items.csv.partial")
-    try:
+    with (
+        atomic_write(ratings_path, newline="", encoding="utf-8") as ratings_file,
+        atomic_write(items_path, newline="", encoding="utf-8") as items_file,
+    ):
         item_rows = list(movies)  # tens of thousands at most, unlike the ratings
-        _write_csv(partial_items, ITEMS_HEADER, item_rows)
+        _write_csv(items_file, ITEMS_HEADER, item_rows)
         users: set[str] = set()
-        n_ratings = _write_csv(partial_ratings, RATINGS_HEADER,
+        n_ratings = _write_csv(ratings_file, RATINGS_HEADER,
                                _tally_ratings(ratings, users, progress))
-        os.replace(partial_items, items_path)
-        os.replace(partial_ratings, ratings_path)
-    finally:
-        partial_items.unlink(missing_ok=True)
-        partial_ratings.unlink(missing_ok=True)
     return ImportSummary(
         layout=layout,
         ratings_path=ratings_path,
@@ -116,14 +113,13 @@ def _tally_ratings(
         progress(pending)
 
 
-def _write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> int:
+def _write_csv(handle: IO[str], header: Iterable[str], rows: Iterable[Iterable[str]]) -> int:
     count = 0
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        count += 1
     return count
 
 

@@ -188,10 +188,9 @@ def metrics_command(prefix: str, region: str | None, ratings: Path | None) -> No
     except Exception as error:  # the comparison columns are optional; never hide Personalize's
         click.echo(f"(embedded engine's figures unavailable: {error})")
         embedded = None
-    for line in format_metrics(metrics, embedded):
-        click.echo(line)
+    click.echo(format_metrics(metrics, embedded))
     if embedded is None:
-        click.echo("(no embedded figures: evaluate.evaluate_embedded is not available)")
+        click.echo("(no embedded figures: recommender.evaluation is not available)")
 
 
 @personalize_cli.command("batch")

@@ -5,14 +5,13 @@ Only the keys deploy owns are changed; every other line of the file is left as i
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
+
+from files import atomic_write
 
 # The keys deploy owns in .env; every other line of the file is left as it is.
 ENV_CAMPAIGN = "PERSONALIZE_CAMPAIGN_ARN"
@@ -63,14 +62,6 @@ def _rewrite_env(path: Path, changes: Mapping[str, str | None]) -> None:
         output[-1] += "\n"
     output += [f"{key}={value}\n" for key, value in changes.items()
                if value is not None and key not in done]
-    _write_atomically(path, "".join(output))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file so an interruption never leaves half a .env."""
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".env-",
-                                     delete=False) as handle:
-        handle.write(text)
-    if path.exists():
-        shutil.copymode(path, handle.name)  # a .env holding secrets may be private (0600)
-    os.replace(handle.name, path)
+    # A .env may hold secrets: a new one is the owner's only; a replaced one keeps its mode.
+    with atomic_write(path, encoding="utf-8", private=True) as handle:
+        handle.write("".join(output))

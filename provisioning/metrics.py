@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from personalize import OFFLINE_METRICS
 from provisioning.errors import ProvisionError
 from provisioning.resources import (
     ACTIVE,
@@ -16,8 +15,7 @@ from provisioning.resources import (
     ResourceSteps,
     newest,
 )
-
-METRIC_NAMES = OFFLINE_METRICS
+from recommender.metrics import OFFLINE_METRICS, metrics_table
 
 
 class MetricsSteps(ResourceSteps):
@@ -46,9 +44,9 @@ class MetricsSteps(ResourceSteps):
 
 
 def embedded_metrics(ratings_path: str) -> dict[str, dict[str, float]] | None:
-    """{embedded recipe: {metric: mean over seeds}} from evaluate.py, when it is there."""
+    """{embedded recipe: {metric: mean over seeds}}, when recommender.evaluation is there."""
     try:
-        from evaluate import evaluate_embedded  # optional, and heavy: imported only here
+        from recommender.evaluation import evaluate_embedded  # optional and heavy: only here
     except ImportError:
         return None
     results = evaluate_embedded(ratings_path)  # {recipe: {figure: {"mean", "std"}}}
@@ -57,19 +55,7 @@ def embedded_metrics(ratings_path: str) -> dict[str, dict[str, float]] | None:
 
 
 def format_metrics(personalize: Mapping[str, float],
-                   embedded: Mapping[str, Mapping[str, float]] | None = None) -> list[str]:
+                   embedded: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """A table: one row per metric, Personalize's column, then one per embedded recipe."""
-    columns = {"Personalize": personalize, **(embedded or {})}
-    names = [*METRIC_NAMES, *sorted(set(personalize) - set(METRIC_NAMES))]
-    width = max(len(name) for name in names)
-    widths = [max(12, len(title)) for title in columns]
-
-    def cell(value: float | None, column_width: int) -> str:
-        return f"{value:>{column_width}.4f}" if value is not None else f"{'—':>{column_width}}"
-
-    sized = list(zip(columns.items(), widths, strict=True))
-    lines = [" ".join([f"{'metric':<{width}}", *(f"{title:>{w}}" for (title, _), w in sized)])]
-    for name in names:
-        cells = [cell(figures.get(name), w) for (_, figures), w in sized]
-        lines.append(" ".join([f"{name:<{width}}", *cells]))
-    return lines
+    names = [*OFFLINE_METRICS, *sorted(set(personalize) - set(OFFLINE_METRICS))]
+    return metrics_table({"Personalize": personalize, **(embedded or {})}, names)

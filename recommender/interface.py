@@ -1,6 +1,6 @@
 """The recommender interface: what every backend offers the use cases, and its result types.
 
-Amazon Personalize (personalize.py) and the embedded engine (engine.py) both implement
+Amazon Personalize (personalize.py) and the embedded engine (recommender/base.py) implement
 `Recommender`; the use cases in services.py talk only to it. A backend that cannot do
 something says so through the interface (a None answer or a capability property), so no caller
 needs to know which backend it holds. This module imports nothing else from the project.

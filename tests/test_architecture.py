@@ -93,9 +93,83 @@ def test_the_recommender_interface_and_the_input_rules_import_nothing_of_the_pro
     assert not imports_anything_named("inputs", "flask")
 
 
-def test_the_embedded_engine_imports_neither_flask_nor_the_aws_adapter():
-    for banned in ("flask", "personalize", "boto3", "botocore"):
-        assert not imports_anything_named("engine", banned), banned
+def package_modules(package: str) -> list[str]:
+    return sorted(name for name in project_modules() if name.split(".")[0] == package)
+
+
+@pytest.mark.parametrize("module", package_modules("recommender"))
+def test_the_recommender_package_imports_neither_flask_nor_aws(module):
+    for banned in ("flask", "click", "personalize", "boto3", "botocore", "wiring", "services"):
+        assert not imports_anything_named(module, banned), banned
+
+
+@pytest.mark.parametrize("module", package_modules("dataset"))
+def test_the_data_files_package_imports_neither_flask_nor_click(module):
+    for banned in ("flask", "click", "recommender", "wiring", "services"):
+        assert not imports_anything_named(module, banned), banned
+
+
+def documented_order(package: str) -> list[str]:
+    """The modules a package's docstring lists, in order ("- `name`, `name`: what it owns").
+
+    "- one module per recipe" stands for the modules the recipe registry names.
+    """
+    docstring = ast.get_docstring(ast.parse((PROJECT / package / "__init__.py").read_text()))
+    order = []
+    for line in (docstring or "").splitlines():
+        if line.startswith("- one module per recipe"):
+            from recommender.recipes import RECIPE_CLASSES
+
+            order += sorted({target.split(":")[0] for target in RECIPE_CLASSES.values()})
+        elif line.startswith("- `"):
+            names = line[2:].split(":")[0]
+            order += [f"{package}.{name.strip(' `')}" for name in names.split(",")]
+    return order
+
+
+@pytest.mark.parametrize("package", ["recommender", "dataset", "provisioning"])
+def test_each_module_imports_only_those_its_package_lists_above_it(package):
+    order = documented_order(package)
+    assert sorted(order) == [name for name in package_modules(package) if name != package]
+    for position, module in enumerate(order):
+        inside = {name for name in imports_of(module) if name.startswith(package + ".")}
+        assert inside <= set(order[:position]), f"{module} imports {inside - set(order[:position])}"
+
+
+def test_the_recipe_registry_names_each_recipes_class():
+    from recommender.base import recipe_class
+    from recommender.recipes import RECIPE_CLASSES
+
+    for name in RECIPE_CLASSES:
+        assert recipe_class(name).name == name
+        assert recipe_class(name).__module__ in project_modules()
+
+
+def test_the_readmes_module_map_names_files_that_exist():
+    readme = (PROJECT / "README.md").read_text()
+    table = readme[readme.index("| module | owns |"):].split("\n\n")[0]
+    first_cells = [row.split(" | ")[0] for row in table.splitlines()[2:]]
+    named = {name for cell in first_cells for name in cell.split("`")[1::2]}
+    assert "recommender/" in named
+    assert [name for name in sorted(named) if not (PROJECT / name).exists()] == []
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def test_no_module_of_the_app_passes_400_lines():
+    too_long = {name: line_count(path) for name, path in project_modules().items()
+                if line_count(path) > 400}
+    assert too_long == {}
+
+
+def test_no_script_passes_300_lines():
+    scripts = [path for folder in ("scripts", "bench") for path in (PROJECT / folder).iterdir()
+               if path.suffix in (".py", ".sh")]
+    assert scripts, "no scripts found"
+    too_long = {path.name: line_count(path) for path in scripts if line_count(path) > 300}
+    assert too_long == {}
 
 
 def test_the_use_cases_know_no_http_and_call_no_aws_themselves():

@@ -17,11 +17,12 @@ from flask import Flask
 
 import config
 from app import create_app
-from engine import RECIPES, model_path
 from provisioning.cli import EXTENSION_KEY, ProvisioningHooks
 from provisioning.errors import ProvisionError
 from provisioning.provisioner import Provisioner
 from provisioning.resources import AwsClients
+from recommender.model_files import model_path
+from recommender.recipes import RECIPES
 
 HEADER = "USER_ID,ITEM_ID,RATING,TIMESTAMP"
 
@@ -104,7 +105,7 @@ def test_every_command_reads_ratings_path_relative_to_the_project(
     ratings = project / "data" / "ratings.csv"
     evaluated: list[str] = []  # what `personalize metrics` evaluates the embedded engine on
     monkeypatch.setattr(Provisioner, "solution_metrics", lambda self, prefix: ("arn", {}))
-    monkeypatch.setitem(sys.modules, "evaluate", types.SimpleNamespace(
+    monkeypatch.setitem(sys.modules, "recommender.evaluation", types.SimpleNamespace(
         evaluate_embedded=lambda path: evaluated.append(path) or {}))
 
     outputs = {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import config
@@ -97,7 +100,8 @@ def test_every_setting_is_documented_in_the_example_file():
         assert f"\n{name}=" in example, name
 
 
-def test_the_recipes_offered_are_the_engines():
-    from engine import RECIPES
-
-    assert set(config.RECIPES) == set(RECIPES)
+def test_reading_the_settings_loads_neither_numpy_nor_the_engine():
+    code = "import sys, config; print(sorted({'numpy', 'implicit'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=config.PROJECT_DIR,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -13,16 +13,11 @@ from flask import Flask
 
 from commands import train_command
 from dataset import Interaction, Interactions
-from engine import EmbeddedRecommender
-from training import (
-    RECIPES,
-    ModelParams,
-    StaleModelError,
-    model_path,
-    normalize_recipe,
-    recent_items,
-    sequence_matrix,
-)
+from recommender.base import EmbeddedRecommender
+from recommender.model_files import ModelParams, StaleModelError, model_path
+from recommender.recipes import RECIPES, normalize_recipe
+from recommender.sequence import sequence_matrix
+from recommender.users import recent_items
 
 HORROR = [f"Horror {number}" for number in range(12)]
 COMEDY = [f"Comedy {number}" for number in range(12)]

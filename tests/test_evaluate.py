@@ -13,22 +13,25 @@ from flask import Flask
 
 from commands import evaluate_command, format_table
 from dataset import Interactions, read_interactions
-from engine import RECIPES
-from evaluate import (
-    METRICS,
-    TIMINGS,
-    coverage,
+from recommender.evaluation import (
     evaluate_interactions,
     evaluate_split,
-    ndcg_at,
-    precision_at,
-    query_metrics,
-    reciprocal_rank,
     split_users,
     subset,
     summarize,
     train_for,
 )
+from recommender.metrics import (
+    OFFLINE_METRICS,
+    TIMINGS,
+    coverage,
+    metrics_table,
+    ndcg_at,
+    precision_at,
+    query_metrics,
+    reciprocal_rank,
+)
+from recommender.recipes import RECIPES
 
 MOVIELENS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
 
@@ -78,7 +81,7 @@ def test_coverage_counts_distinct_recommended_items_over_all_items():
 
 def test_query_metrics_names_match_personalize():
     names = set(query_metrics(["a"], {"a"}))
-    assert names == set(METRICS) - {"coverage"}
+    assert names == set(OFFLINE_METRICS) - {"coverage"}
     assert all(name.startswith(("precision", "mean_reciprocal", "normalized")) for name in names)
 
 
@@ -178,8 +181,8 @@ def test_evaluate_returns_every_metric_for_every_recipe():
     results = evaluate_interactions(synthetic(), RECIPES, seeds=2)
     assert set(results) == set(RECIPES)
     for figures in results.values():
-        assert set(figures) == set(METRICS) | set(TIMINGS)
-        for name in METRICS:
+        assert set(figures) == set(OFFLINE_METRICS) | set(TIMINGS)
+        for name in OFFLINE_METRICS:
             assert 0.0 <= figures[name]["mean"] <= 1.0
             assert figures[name]["std"] >= 0.0
 
@@ -193,11 +196,25 @@ def test_evaluate_uses_the_taste_structure():
     assert personal[name] > popular[name]
 
 
+def test_the_metrics_table_aligns_its_columns_and_marks_a_missing_figure():
+    columns = {
+        "Personalize": {"coverage": 0.25},
+        "sims": {"coverage": (0.5, 0.01), "training_seconds": 1.234},
+    }
+    table = metrics_table(columns, ["coverage", "precision_at_5", "training_seconds"])
+    assert table.splitlines() == [
+        "metric            Personalize             sims",
+        "coverage               0.2500  0.5000 ± 0.0100",
+        "precision_at_5              —                —",
+        "training_seconds            —             1.23",
+    ]
+
+
 def test_format_table_puts_recipes_side_by_side_with_mean_and_spread():
     results = evaluate_interactions(synthetic(), ["popularity-count", "sims"], seeds=2)
     header, *rows = format_table(results, seeds=2).splitlines()
-    assert header.split() == ["popularity-count", "sims"]
-    assert [row.split()[0] for row in rows] == [*METRICS, *TIMINGS]
+    assert header.split() == ["metric", "popularity-count", "sims"]
+    assert [row.split()[0] for row in rows] == [*OFFLINE_METRICS, *TIMINGS]
     coverage_row = rows[0].split()
     mean, std = results["sims"]["coverage"]["mean"], results["sims"]["coverage"]["std"]
     assert coverage_row[-3:] == [f"{mean:.4f}", "±", f"{std:.4f}"]

@@ -246,7 +246,7 @@ def test_status_and_metrics_need_only_the_read_actions_the_readme_names(
     make_bucket_and_role(cloud)
     expect_status_inventory(cloud.personalize)
     expect_metrics(cloud.personalize)
-    monkeypatch.setitem(sys.modules, "evaluate", None)  # no embedded figures
+    monkeypatch.setitem(sys.modules, "recommender.evaluation", None)  # no embedded figures
 
     with recorder.recording():
         assert cli("status").exit_code == 0

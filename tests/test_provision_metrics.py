@@ -22,7 +22,7 @@ pytest_plugins = ["provision_fixtures"]
 
 def test_metrics_prints_the_deployed_versions_figures(
         cli: Cli, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "evaluate", None)  # no embedded figures to compare
+    monkeypatch.setitem(sys.modules, "recommender.evaluation", None)  # no embedded figures
     expect_metrics(cloud.personalize)
 
     result = cli("metrics")
@@ -33,7 +33,7 @@ def test_metrics_prints_the_deployed_versions_figures(
     assert ["coverage", "0.2512"] in lines
     assert ["precision_at_10", "0.0831"] in lines
     assert ["normalized_discounted_cumulative_gain_at_25", "—"] in lines
-    assert "evaluate.evaluate_embedded is not available" in result.output
+    assert "recommender.evaluation is not available" in result.output
 
 
 def test_metrics_sit_beside_the_embedded_engines(
@@ -47,7 +47,7 @@ def test_metrics_sit_beside_the_embedded_engines(
                 "popularity-count": {"coverage": {"mean": 0.01, "std": 0.0},
                                      "precision_at_10": {"mean": 0.05, "std": 0.0}}}
 
-    monkeypatch.setitem(sys.modules, "evaluate",
+    monkeypatch.setitem(sys.modules, "recommender.evaluation",
                         types.SimpleNamespace(evaluate_embedded=evaluate_embedded))
     expect_metrics(cloud.personalize)
 

@@ -4,14 +4,15 @@ Protocol (Personalize's offline metrics): a random 10% of users, picked by the s
 out of training entirely. For each of them the oldest 90% of their interactions (by TIMESTAMP)
 are folded in at query time, the way the app folds in a new user, and the newest 10% (at least
 one) are what the list of 25 should contain. The model is the app's `EmbeddedRecommender`.
-`flask evaluate` (commands.py) prints these figures.
+`flask evaluate` (commands.py) prints these figures; the metrics are defined in
+recommender/metrics.py.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,57 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from dataset import Interaction, Interactions, read_interactions
-from engine import RECIPES, EmbeddedRecommender, ModelParams
-from personalize import OFFLINE_METRICS
+from recommender.base import EmbeddedRecommender
+from recommender.metrics import OFFLINE_METRICS, coverage, query_metrics
+from recommender.model_files import ModelParams
+from recommender.recipes import RECIPES
 
 LIST_LENGTH = 25
 HOLDOUT_FRACTION = 0.1
-METRICS = OFFLINE_METRICS  # Personalize's names, so the figures compare directly
-# Reported beside Personalize's metrics; not quality measures.
-TIMINGS = ("training_seconds", "recommend_ms_p50", "recommend_ms_p99")
-
-# --- metrics (pure) ------------------------------------------------------------------------
-
-
-def precision_at(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
-    """Hits in the first k, divided by k (not by the list's length: short lists lose)."""
-    return sum(item in truth for item in recommended[:k]) / k
-
-
-def reciprocal_rank(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
-    """1 / rank of the first hit within the first k; 0 when there is none."""
-    for rank, item in enumerate(recommended[:k], start=1):
-        if item in truth:
-            return 1.0 / rank
-    return 0.0
-
-
-def ndcg_at(recommended: Sequence[str], truth: Collection[str], k: int) -> float:
-    """DCG with gain 1/log2(1 + rank), over the DCG of min(|truth|, k) hits at the top."""
-    if not truth:
-        return 0.0
-    dcg = sum(
-        1.0 / math.log2(1 + rank)
-        for rank, item in enumerate(recommended[:k], start=1)
-        if item in truth
-    )
-    ideal = sum(1.0 / math.log2(1 + rank) for rank in range(1, min(len(truth), k) + 1))
-    return dcg / ideal
-
-
-def coverage(lists: Iterable[Sequence[str]], n_items: int) -> float:
-    """Distinct items recommended across all queries, out of every item in the data."""
-    return len({item for items in lists for item in items}) / n_items if n_items else 0.0
-
-
-def query_metrics(recommended: Sequence[str], truth: Collection[str]) -> dict[str, float]:
-    """Every per-query metric in METRICS (coverage is over all queries, so not here)."""
-    metrics = {"mean_reciprocal_rank_at_25": reciprocal_rank(recommended, truth, 25)}
-    for k in (5, 10, 25):
-        metrics[f"normalized_discounted_cumulative_gain_at_{k}"] = ndcg_at(recommended, truth, k)
-    for k in (5, 10, 25):
-        metrics[f"precision_at_{k}"] = precision_at(recommended, truth, k)
-    return metrics
 
 
 # --- the split -----------------------------------------------------------------------------
@@ -151,7 +108,7 @@ def train_for(split: Split, recipe: str, params: ModelParams | None = None) -> E
 
 def score_model(model: EmbeddedRecommender, split: Split) -> dict[str, float]:
     """Fold each held-out user in, ask for 25 items, and average the metrics over the users."""
-    sums = dict.fromkeys(METRICS[1:], 0.0)
+    sums = dict.fromkeys(OFFLINE_METRICS[1:], 0.0)
     lists, latencies = [], []
     for query in split.queries:
         model.fold_in(query.user_id, query.history)

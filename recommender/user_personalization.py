@@ -1,0 +1,110 @@
+"""user-personalization: implicit's ALS on confidence-weighted interactions, plus a sequence score.
+
+The ALS score (user vector . item vector) is blended with the sequence score of sequence.py,
+what people rate next after the user's most recent items; both are standardised first. A user
+absent from training gets a vector by one ALS step against the trained item factors (fold-in).
+"More like this" and "because you rated" use the cosine of item factors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
+
+from dataset import Interactions
+from recommender.base import TRAINING_THREADS, EmbeddedRecommender
+from recommender.interface import Recommendation
+from recommender.model_files import ModelParams, Part, TrainedModel
+from recommender.sequence import sequence_matrix, sequence_scores
+from recommender.users import UserState
+
+
+class UserPersonalization(EmbeddedRecommender):
+    name = "user-personalization"
+
+    @classmethod
+    def fit_parts(
+        cls,
+        model: TrainedModel,
+        interactions: Interactions,
+        matrix: sp.csr_matrix,
+        progress: bool,
+    ) -> dict[str, Part]:
+        als = make_als(model.params, num_threads=TRAINING_THREADS)
+        als.fit(matrix, show_progress=progress)
+        parts: dict[str, Part] = {
+            "user_factors": als.user_factors,
+            "item_factors": als.item_factors,
+        }
+        if model.params.sequence_weight > 0:
+            parts["sequence"] = sequence_matrix(interactions, model.params)
+        return parts
+
+    def _prepare(self) -> None:
+        parts = self._model.parts
+        self._user_factors: np.ndarray = parts["user_factors"]
+        self._item_factors: np.ndarray = parts["item_factors"]
+        self._sequence: sp.csr_matrix | None = parts.get("sequence")
+        self._unit_item_factors = _unit_rows(self._item_factors)
+        # An ALS object around the trained factors, for folding users in. Made inside the
+        # limit: implicit checks the BLAS thread count when the object is made.
+        with threadpool_limits(1, "blas"):
+            self._solver = make_als(self._model.params, num_threads=1)
+            self._solver.user_factors = self._user_factors
+            self._solver.item_factors = self._item_factors
+            self._solver.YtY  # noqa: B018 - computed once here, so concurrent fold-ins share it
+
+    @property
+    def _keeps_recent_items(self) -> bool:
+        return self._sequence is not None
+
+    def _trained_user_vector(self, code: int) -> np.ndarray:
+        return self._user_factors[code]
+
+    def _folded_user_vector(self, row: sp.csr_matrix) -> np.ndarray:
+        with threadpool_limits(1, "blas"):
+            return self._solver.recalculate_user(0, row)
+
+    def _scores(self, state: UserState) -> np.ndarray:
+        scores = self._item_factors @ state.factors
+        if self._sequence is None or state.recent is None or state.recent.size == 0:
+            return scores
+        params = self._model.params
+        sequence = sequence_scores(self._sequence, state.recent, params.sequence_half_life)
+        return _standardised(scores) + params.sequence_weight * _standardised(sequence)
+
+    def _similar(self, code: int, n: int) -> list[Recommendation]:
+        scores = self._unit_item_factors @ self._unit_item_factors[code]
+        return self._top(scores, n, np.asarray([code]))
+
+    def _similarity(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        return self._unit_item_factors[rows] @ self._unit_item_factors[columns].T
+
+
+def make_als(params: ModelParams, num_threads: int) -> AlternatingLeastSquares:
+    return AlternatingLeastSquares(
+        factors=params.factors,
+        regularization=params.regularization,
+        alpha=params.alpha,
+        iterations=params.iterations,
+        random_state=params.random_state,
+        num_threads=num_threads,
+    )
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """Scores on a common scale (mean 0, standard deviation 1 over all items)."""
+    # Moments from two dot products: a third of the time of numpy's mean() and std().
+    mean = float(scores.sum()) / scores.size
+    variance = float(scores @ scores) / scores.size - mean * mean
+    scale = 1.0 / math.sqrt(variance) if variance > 1e-12 else 1.0
+    return ((scores - mean) * scale).astype(np.float32, copy=False)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
