@@ -32,6 +32,7 @@ from dataset import (
 )
 from engine import DEFAULT_RECIPE, RECIPES, EmbeddedRecommender, model_path, normalize_recipe
 from evaluate import HOLDOUT_FRACTION, LIST_LENGTH, METRICS, TIMINGS, evaluate_interactions
+from metrics_cache import save_evaluation
 
 DATA_DIR = "data"  # where `data import-movielens` writes by default, inside the project
 
@@ -158,6 +159,9 @@ def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json:
     recipes = list(RECIPES) if recipe == "all" else [recipe]
     interactions = _read_ratings(path)
     results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)
+    if path == setting_path("RATINGS_PATH"):  # figures for the data the app serves: /compare
+        save_evaluation(current_app.instance_path, current_app.config.get("RATINGS_PATH") or
+                        defaults()["RATINGS_PATH"], interactions.fingerprint, seeds, results)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return

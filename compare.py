@@ -4,30 +4,25 @@ Two `Contender`s (the wiring picks them: the embedded engine and the Personalize
 one is configured, else two embedded recipes) each give a list for the same user, with the
 user's rated movies left out of both. `compare` marks the items both lists hold, each item's
 rank in the other list, and the overlap. Offline metrics come from caches in the instance
-folder that `flask evaluate` and `flask personalize metrics` write (`save_evaluation`,
-`save_personalize_metrics`); nothing is measured during a request. No Flask here.
+folder that `flask evaluate` and `flask personalize metrics` write (metrics_cache.py); nothing is
+measured during a request. No Flask here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from config import redact_account_ids
+from metrics_cache import read_evaluation, read_personalize_metrics, saved_when
 from recommender.interface import Recommendation, Recommender, RecommenderUnavailable
 from services import Services
 
 logger = logging.getLogger(__name__)
 
-EVALUATION_FILE = "evaluation.json"
-PERSONALIZE_METRICS_FILE = "personalize-metrics.json"
 COMPARE_LENGTH = 10
 
 
@@ -101,7 +96,8 @@ def compare(found: Services, left: Contender, right: Contender, user_id: str,
             instance: str | Path, n: int = COMPARE_LENGTH) -> Comparison:
     """Both contenders' lists for the user, with what they share and their metrics."""
     rated = [event.item_id for event in found.history(user_id)]
-    columns = [_column(contender, user_id, n, rated, Path(instance))
+    fingerprint = _fingerprint(found)
+    columns = [_column(contender, user_id, n, rated, Path(instance), fingerprint)
                for contender in (left, right)]
     for column, other in zip(columns, reversed(columns), strict=True):
         place = {item.item_id: rank for rank, item in enumerate(other.items, start=1)}
@@ -111,10 +107,18 @@ def compare(found: Services, left: Contender, right: Contender, user_id: str,
     return Comparison(user_id, *columns)
 
 
+def _fingerprint(found: Services) -> str:
+    try:
+        interactions = found.interactions
+    except RecommenderUnavailable:
+        return ""
+    return interactions.fingerprint if interactions is not None else ""
+
+
 def _column(contender: Contender, user_id: str, n: int, rated: list[str],
-            instance: Path) -> Column:
+            instance: Path, fingerprint: str) -> Column:
     column = Column(contender.label, contender.recipe)
-    column.metrics, column.metrics_hint = metrics_for(contender, instance)
+    column.metrics, column.metrics_hint = metrics_for(contender, instance, fingerprint)
     try:
         recommender = contender.recommender()
         column.backend = recommender.description
@@ -126,10 +130,12 @@ def _column(contender: Contender, user_id: str, n: int, rated: list[str],
     return column
 
 
-def metrics_for(contender: Contender, instance: Path) -> tuple[Metrics | None, str | None]:
-    """The contender's cached offline metrics, or how to compute them."""
+def metrics_for(contender: Contender, instance: Path,
+                fingerprint: str = "") -> tuple[Metrics | None, str | None]:
+    """The contender's cached offline metrics (for ratings with this fingerprint), or how to
+    compute them."""
     try:
-        found = _cached_metrics(contender, instance)
+        found = _cached_metrics(contender, instance, fingerprint)
     except (KeyError, TypeError, AttributeError, ValueError) as error:  # a hand-edited file
         logger.warning("Ignoring a metrics cache of the wrong shape (%s)", error)
         found = None
@@ -137,69 +143,24 @@ def metrics_for(contender: Contender, instance: Path) -> tuple[Metrics | None, s
         return found, None
     if contender.recipe is None:
         return None, "Run `flask --app app personalize metrics` to show the campaign's."
-    return None, f"Run `flask --app app evaluate` to show {contender.recipe}'s."
+    return None, (f"Run `flask --app app evaluate` to show {contender.recipe}'s on the "
+                  "ratings the app serves.")
 
 
-def _cached_metrics(contender: Contender, instance: Path) -> Metrics | None:
+def _cached_metrics(contender: Contender, instance: Path, fingerprint: str) -> Metrics | None:
     if contender.recipe is None:
-        cached = _read(instance / PERSONALIZE_METRICS_FILE)
+        cached = read_personalize_metrics(instance)
         if not cached:
             return None
         version = redact_account_ids(str(cached["solution_version"]))
         figures = {name: float(value) for name, value in cached["metrics"].items()}
-        return Metrics(figures, f"`personalize metrics`, {_when(cached)}, {version}")
-    cached = _read(instance / EVALUATION_FILE)
+        return Metrics(figures, f"`personalize metrics`, {saved_when(cached)}, {version}")
+    cached = read_evaluation(instance)
     figures = (cached or {}).get("results", {}).get(contender.recipe)
-    if not figures:
+    # The app's fingerprint grows a suffix for ratings made in the app; a changed file differs.
+    if not figures or not fingerprint.startswith(str(cached.get("fingerprint"))):
         return None
     means = {name: float(spread["mean"]) for name, spread in figures.items()}
     seeds = int(cached["seeds"])
     return Metrics(means, f"`flask evaluate` on {cached['ratings']}, {seeds} seed"
-                          f"{'s' if seeds != 1 else ''}, {_when(cached)}")
-
-
-# --- the caches ----------------------------------------------------------------------------------
-
-
-def save_evaluation(instance: str | Path, ratings: str, seeds: int,
-                    results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
-    """Keep `flask evaluate`'s figures for the compare page, merged by recipe."""
-    path = Path(instance) / EVALUATION_FILE
-    cached = _read(path) or {}
-    kept = cached.get("results", {}) if cached.get("ratings") == ratings else {}
-    _write(path, {"ratings": ratings, "seeds": seeds, "saved_at": int(time.time()),
-                  "results": {**kept, **results}})
-
-
-def save_personalize_metrics(instance: str | Path, solution_version: str,
-                             metrics: Mapping[str, float]) -> None:
-    """Keep `flask personalize metrics`' figures for the compare page."""
-    _write(Path(instance) / PERSONALIZE_METRICS_FILE,
-           {"solution_version": solution_version, "saved_at": int(time.time()),
-            "metrics": dict(metrics)})
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        logger.warning("Ignoring the unreadable metrics cache %s (%s)", path, error)
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def _write(path: Path, content: dict[str, Any]) -> None:
-    """Atomically: a page never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as out:
-        json.dump(content, out, indent=1)
-    os.replace(out.name, path)
-
-
-def _when(cached: Mapping[str, Any]) -> str:
-    saved = cached.get("saved_at")
-    if not isinstance(saved, int):
-        return "at an unknown time"
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(saved))
+                          f"{'s' if seeds != 1 else ''}, {saved_when(cached)}")

@@ -49,6 +49,12 @@ def fold(text: str) -> list[str]:
     return words
 
 
+def _leading_article(title: str) -> list[str]:
+    words = fold(title)
+    full = _WORD.findall(unicodedata.normalize("NFKD", parse_title(title)[0].casefold()))
+    return full[:1] if len(full) > len(words) else []
+
+
 @dataclass(frozen=True)
 class Match:
     movie: Movie
@@ -64,7 +70,8 @@ class TitleIndex:
         self._words = [fold(movie.title) for movie in self._movies]
         postings: dict[str, set[int]] = defaultdict(set)
         for position, words in enumerate(self._words):
-            for word in words:
+            # The dropped article is findable too: "the" alone, as typed, finds "The Thing".
+            for word in {*words, *_leading_article(self._movies[position].title)}:
                 postings[word].add(position)
         self._postings = dict(postings)
         self._vocabulary = sorted(self._postings)

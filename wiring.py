@@ -276,11 +276,12 @@ class Wiring:
         """The personalize-runtime client for the per-shelf and ranking ARNs (one for all)."""
         return self._get("runtime_client", lambda: self._aws_client(make_runtime_client, arn))
 
-    def _standing_in(self, setting: str) -> str | None:
+    def _standing_in(self, *settings: str) -> str | None:
         """Why the embedded engine serves a shelf that Personalize could serve."""
         if not self.uses_personalize:
             return None
-        return f"{setting} is not set, so the embedded recommender serves this shelf."
+        unset = " and ".join(settings) + (" are" if len(settings) > 1 else " is")
+        return f"{unset} not set, so the embedded recommender serves this shelf."
 
     @property
     def related_source(self) -> Source:
@@ -327,8 +328,8 @@ class Wiring:
             popular = shelf_recommender(self._runtime_for(arn), arn, genre_filter_arn=genre_filter)
             return Source(describe(arn), listing_of(lambda: popular))
         return Source("Embedded recommender · popularity-count", popular_of(lambda: self.fallback),
-                      note=self._standing_in("PERSONALIZE_POPULAR_ARN and "
-                                             "PERSONALIZE_GENRE_FILTER_ARN are"))
+                      note=self._standing_in("PERSONALIZE_POPULAR_ARN",
+                                             "PERSONALIZE_GENRE_FILTER_ARN"))
 
     @property
     def personalize_contender(self) -> Callable[[], Recommender] | None:
