@@ -29,6 +29,8 @@ from werkzeug.exceptions import HTTPException
 import access
 import api
 import config as settings_module
+import discover_api  # noqa: F401 - adds /api/home, /api/search, /api/compare to api.bp
+import discover_pages  # noqa: F401 - adds /home, /shelf, /search, /compare to pages.bp
 import pages
 from wiring import Injected, Wiring, current_wiring
 

@@ -37,6 +37,7 @@ from dataset import (
     validate_interactions,
 )
 from inputs import MAX_RESULTS
+from metrics_cache import save_evaluation
 from recommender.base import EmbeddedRecommender
 from recommender.evaluation import HOLDOUT_FRACTION, LIST_LENGTH, evaluate_interactions
 from recommender.interface import RecommenderUnavailable
@@ -170,6 +171,9 @@ def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json:
     recipes = list(RECIPES) if recipe == "all" else [recipe]
     interactions = _read_ratings(path)
     results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)
+    if path == setting_path("RATINGS_PATH"):  # figures for the data the app serves: /compare
+        save_evaluation(current_app.instance_path, current_app.config.get("RATINGS_PATH") or
+                        defaults()["RATINGS_PATH"], interactions.fingerprint, seeds, results)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return

@@ -71,6 +71,20 @@ def _arn(value: str) -> str:
     return value
 
 
+def _campaign_arn(value: str) -> str:
+    value = _arn(value)
+    if value and ":campaign/" not in value:
+        raise ValueError("expected a campaign ARN (GetPersonalizedRanking takes no recommender)")
+    return value
+
+
+def _shelf_arn(value: str) -> str:
+    value = _arn(value)
+    if value and not re.search(r":(campaign|recommender)/", value):
+        raise ValueError("expected a campaign or recommender ARN")
+    return value
+
+
 def _database_url(value: str) -> str:
     # Messages never quote the value: the URL holds the database password.
     value = value.strip()
@@ -171,6 +185,10 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PERSONALIZE_GENRE_FILTER_ARN": ("", _arn),
     "PERSONALIZE_SIMS_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_TRACKING_ID": ("", _text),
+    "PERSONALIZE_RANKING_CAMPAIGN_ARN": ("", _campaign_arn),
+    "PERSONALIZE_BECAUSE_YOU_WATCHED_ARN": ("", _shelf_arn),
+    "PERSONALIZE_TRENDING_ARN": ("", _shelf_arn),
+    "PERSONALIZE_POPULAR_ARN": ("", _shelf_arn),
     "AWS_REGION": ("", _text),
     "OMDB_API_KEY": ("", _text),
     "CACHE_URL": ("", _cache_url),

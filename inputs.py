@@ -11,6 +11,7 @@ import unicodedata
 
 MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID, ITEM_ID and sessionId
 MAX_RESULTS = 100  # the most movies one page or API call asks for
+MAX_QUERY_LENGTH = 200  # longer than any title: a longer search is a mistake, not a title
 
 
 class InvalidInput(ValueError):
@@ -89,3 +90,25 @@ def parse_genre(raw: str | None, genres: list[str]) -> str | None:
     if genre not in genres:
         raise InvalidInput(f"There is no genre called {genre[:40]!r} in the catalogue.")
     return genre
+
+
+def parse_query(raw: str | None) -> str | None:
+    """A title search: up to 200 characters of text; None when blank."""
+    query = (raw or "").strip()
+    if not query:
+        return None
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"A search has at most {MAX_QUERY_LENGTH} characters.")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in query):
+        raise InvalidInput("A search is plain text, without control characters.")
+    return query
+
+
+def parse_choice(raw: str | None, choices: tuple[str, ...], what: str, default: str) -> str:
+    """One of `choices` (blank means `default`); the message lists them."""
+    value = (raw or "").strip()
+    if not value:
+        return default
+    if value not in choices:
+        raise InvalidInput(f"The {what} must be one of {', '.join(choices)}.")
+    return value

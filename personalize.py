@@ -260,6 +260,7 @@ def _are_strings(value: object) -> bool:
 _AWS_FAILURES = (
     BotoCoreError, ClientError, ResponseParserError, AttributeError, TypeError, ValueError
 )
+AWS_FAILURES = _AWS_FAILURES  # for the other runtime calls (personalize_shelves.py)
 _NETWORK_FAILURES = (AwsConnectionError, HTTPClientError)  # refused, timed out, reset, closed
 _ODD_ANSWER_HINT = (
     "Something between the app and AWS (a proxy or a firewall) may have answered instead: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -27,13 +28,26 @@ from personalize import (
     make_events_client,
     make_runtime_client,
 )
+from personalize_shelves import (
+    PersonalizeRanker,
+    PersonalizeRelated,
+    describe,
+    shelf_recommender,
+)
 from recommender.interface import Recommender, RecommenderUnavailable
+from search import EmbeddedRanker, Ranker, TitleIndex
 from services import Services
+from shelves import Source, listing_of, popular_of
 from store import RatingStore
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The embedded recipe behind "Trending now". Until the engine has it, there is no Trending
+# shelf on the embedded engine (its Most popular shelf is what a trending fallback would show).
+TRENDING_RECIPE = "trending-now"
+EXTRA_RECIPES_KEPT = 2  # recipes trained on demand (compare page) kept in memory besides RECIPE
 
 
 class Injected(TypedDict, total=False):
@@ -46,6 +60,8 @@ class Injected(TypedDict, total=False):
     omdb: OmdbClient
     store: RatingStore
     events: EventSender
+    ranker: Ranker  # re-orders search results for a user
+    runtime_client: Any  # personalize-runtime, for the per-shelf and ranking ARNs
 
 
 class Wiring:
@@ -67,6 +83,8 @@ class Wiring:
         # Why a build failed, with the ratings file's signature at the time (for /healthz).
         self._failures: dict[str, tuple[RecommenderUnavailable, object]] = {}
         self._lock = threading.RLock()
+        self._recipes: OrderedDict[str, Recommender] = OrderedDict()
+        self._recipes_lock = threading.Lock()
         self.services = Services(self)
 
     def _get(self, name: str, build: Callable[[], T]) -> T:
@@ -191,7 +209,7 @@ class Wiring:
             cache_url=self._settings["CACHE_URL"],
         )
 
-    def _build_embedded(self) -> Recommender:
+    def _build_embedded(self, recipe: str = "") -> Recommender:
         interactions = self.interactions
         if interactions is None:
             raise RecommenderUnavailable(
@@ -203,7 +221,7 @@ class Wiring:
         return EmbeddedRecommender.load_or_train(
             interactions,
             self._instance,
-            recipe=self._settings["RECIPE"],
+            recipe=recipe or self._settings["RECIPE"],
             item_genres=lambda item_id: self.catalog.get(item_id).genres,
         )
 
@@ -223,8 +241,8 @@ class Wiring:
             self._aws_client(make_events_client), self._settings["PERSONALIZE_TRACKING_ID"]
         )
 
-    def _aws_client(self, make: Callable[[str], Any]) -> Any:
-        arn = self._settings["PERSONALIZE_CAMPAIGN_ARN"] or self._settings[
+    def _aws_client(self, make: Callable[[str], Any], arn: str = "") -> Any:
+        arn = arn or self._settings["PERSONALIZE_CAMPAIGN_ARN"] or self._settings[
             "PERSONALIZE_RECOMMENDER_ARN"
         ]
         region = self._settings["AWS_REGION"] or settings_module.region_of(arn)
@@ -236,6 +254,100 @@ class Wiring:
                 f"The AWS client could not be set up: {error}",
                 "Check AWS_PROFILE and the AWS configuration files.",
             ) from error
+
+    # -- search, shelves and compare ------------------------------------------------------
+
+    @property
+    def titles(self) -> TitleIndex:
+        return self._get("titles", lambda: TitleIndex.of(self.catalog))
+
+    @property
+    def ranker(self) -> Ranker:
+        """GetPersonalizedRanking with a ranking campaign; else the embedded engine's scores."""
+        arn = self._settings["PERSONALIZE_RANKING_CAMPAIGN_ARN"]
+        if arn or self.is_built("ranker"):
+            return self._get("ranker", lambda: PersonalizeRanker(self._runtime_for(arn), arn))
+        # Made anew each time (it is cheap), so a failing fallback is not remembered as ours.
+        interactions = self.interactions
+        n_items = interactions.n_items if interactions is not None else 0
+        return EmbeddedRanker(self.fallback, n_items)
+
+    def _runtime_for(self, arn: str) -> Any:
+        """The personalize-runtime client for the per-shelf and ranking ARNs (one for all)."""
+        return self._get("runtime_client", lambda: self._aws_client(make_runtime_client, arn))
+
+    def _standing_in(self, *settings: str) -> str | None:
+        """Why the embedded engine serves a shelf that Personalize could serve."""
+        if not self.uses_personalize:
+            return None
+        unset = " and ".join(settings) + (" are" if len(settings) > 1 else " is")
+        return f"{unset} not set, so the embedded recommender serves this shelf."
+
+    @property
+    def related_source(self) -> Source:
+        """"Because you watched X": its own ARN, else the SIMS campaign, else item-to-item."""
+        arn = self._settings["PERSONALIZE_BECAUSE_YOU_WATCHED_ARN"]
+        if arn:
+            related = PersonalizeRelated(self._runtime_for(arn), arn)
+            return Source(related.description, related=related.related)
+        if self.uses_personalize and self._settings["PERSONALIZE_SIMS_CAMPAIGN_ARN"]:
+            recommender = self.recommender
+            return Source(recommender.similar_description,
+                          related=lambda user_id, item_id, n: recommender.similar(item_id, n))
+        return Source("Embedded recommender · item-to-item",
+                      related=lambda user_id, item_id, n: self.fallback.similar(item_id, n),
+                      note=self._standing_in("PERSONALIZE_BECAUSE_YOU_WATCHED_ARN"))
+
+    @property
+    def trending_source(self) -> Source | None:
+        arn = self._settings["PERSONALIZE_TRENDING_ARN"]
+        if arn:
+            trending = shelf_recommender(self._runtime_for(arn), arn)
+            return Source(describe(arn), listing_of(lambda: trending))
+        if TRENDING_RECIPE not in settings_module.RECIPES:
+            return None  # the embedded engine cannot tell trending from popular yet
+        return Source(f"Embedded recommender · {TRENDING_RECIPE}",
+                      listing_of(lambda: self.embedded_recipe(TRENDING_RECIPE)),
+                      note=self._standing_in("PERSONALIZE_TRENDING_ARN"))
+
+    @property
+    def popular_source(self) -> Source:
+        arn = self._settings["PERSONALIZE_POPULAR_ARN"]
+        if arn:
+            popular = shelf_recommender(self._runtime_for(arn), arn)
+            return Source(describe(arn), listing_of(lambda: popular))
+        return Source("Embedded recommender · popularity-count", popular_of(lambda: self.fallback),
+                      note=self._standing_in("PERSONALIZE_POPULAR_ARN"))
+
+    @property
+    def genre_source(self) -> Source:
+        """Most popular in a genre: Personalize needs the popular ARN and the genre filter."""
+        arn, genre_filter = (self._settings["PERSONALIZE_POPULAR_ARN"],
+                             self._settings["PERSONALIZE_GENRE_FILTER_ARN"])
+        if arn and genre_filter:
+            popular = shelf_recommender(self._runtime_for(arn), arn, genre_filter_arn=genre_filter)
+            return Source(describe(arn), listing_of(lambda: popular))
+        return Source("Embedded recommender · popularity-count", popular_of(lambda: self.fallback),
+                      note=self._standing_in("PERSONALIZE_POPULAR_ARN",
+                                             "PERSONALIZE_GENRE_FILTER_ARN"))
+
+    @property
+    def personalize_contender(self) -> Callable[[], Recommender] | None:
+        """The Personalize campaign (or recommender) to compare with, when one is configured."""
+        return (lambda: self.recommender) if self.uses_personalize else None
+
+    def embedded_recipe(self, recipe: str) -> Recommender:
+        """The embedded engine on another recipe: loaded or trained on first use, then kept
+        (the RECIPE setting's is the fallback; EXTRA_RECIPES_KEPT others, least recent out)."""
+        if recipe == self._settings["RECIPE"]:
+            return self.fallback
+        with self._recipes_lock:  # one training per recipe, however many pages ask at once
+            if recipe not in self._recipes:
+                self._recipes[recipe] = self._build_embedded(recipe)
+                while len(self._recipes) > EXTRA_RECIPES_KEPT:
+                    self._recipes.popitem(last=False)
+            self._recipes.move_to_end(recipe)
+            return self._recipes[recipe]
 
     def warm_up(self) -> None:
         """Build everything now, so the first visitor doesn't wait for training."""

@@ -23,6 +23,7 @@ from flask.cli import AppGroup
 
 from batch import DEFAULT_COUNT, read_users_file, write_records
 from commands import ratings_file
+from metrics_cache import save_personalize_metrics
 from personalize import MAX_NUM_RESULTS
 from provisioning.deploy import DEFAULT_PREFIX, DEFAULT_RECIPE, RECIPES, DeployOptions
 from provisioning.envfile import ENV_REGION, forget_env_values, update_env_file
@@ -180,6 +181,7 @@ def metrics_command(prefix: str, region: str | None, ratings: Path | None) -> No
     """Show the trained solution's offline metrics (and the embedded engine's)."""
     with _reported_errors():
         version_arn, metrics = _provisioner(region).solution_metrics(prefix)
+    save_personalize_metrics(current_app.instance_path, version_arn, metrics)  # for /compare
     ratings_path = str(ratings_file(ratings))
     click.echo(f"Solution version {version_arn}; evaluating the embedded engine on "
                f"{ratings_path} with the same protocol…")

@@ -23,6 +23,9 @@ PAGES = {
     "screenshot-home.png": "/",
     "screenshot-results.png": "/recommendations?user_id=1",
     "screenshot-movie.png": "/movies?item_id=1&user_id=1",
+    "screenshot-shelves.png": "/home?user_id=1",
+    "screenshot-search.png": "/search?q=star&user_id=1",
+    "screenshot-compare.png": "/compare?user_id=1&left=user-personalization&right=sims",
 }
 
 

@@ -204,6 +204,8 @@ async (selector) => {
     await nextFrame();
   }
   window.scrollTo(0, 0);
+  // Rows that scroll sideways (the home page's shelves) start at their beginning again.
+  for (const row of document.querySelectorAll(".shelf-row")) row.scrollLeft = 0;
 }
 """
 ALL_POSTERS_SHOWN = """

@@ -71,7 +71,8 @@ def moto_clients(aws_credentials: None) -> Any:
 @pytest.fixture
 def cli(cloud: Cloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.chdir(tmp_path)  # the default .env is the working directory's
-    app = Flask(__name__)
+    # Its own instance folder: `metrics` keeps its figures there, never in the project.
+    app = Flask(__name__, instance_path=str(tmp_path / "instance"))
     regions: list[str | None] = []
 
     def clients(region: str | None) -> AwsClients:

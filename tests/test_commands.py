@@ -17,6 +17,7 @@ from flask import Flask
 
 import config
 from app import create_app
+from metrics_cache import read_evaluation
 from provisioning.cli import EXTENSION_KEY, ProvisioningHooks
 from provisioning.errors import ProvisionError
 from provisioning.provisioner import Provisioner
@@ -158,3 +159,22 @@ def test_import_movielens_writes_into_the_projects_data_folder_by_default(
     assert f"to {project / 'data' / 'ratings.csv'}" in result.stdout
     assert (project / "data" / "ratings.csv").read_text().splitlines()[1] == "7,1,4.5,964982703"
     assert (elsewhere / "data" / "ratings.csv").read_text().count("\n") == 1251  # untouched
+
+
+# --- figures kept for the compare page -------------------------------------------------------
+
+
+def test_evaluate_keeps_its_figures_for_the_compare_page_only_for_the_apps_ratings(
+    app: Flask, project: Path, elsewhere: Path
+):
+    typed = Path("data") / "ratings.csv"  # the working directory's: not what the app serves
+    run(app, "evaluate", "--ratings", str(typed), "--recipe", "popularity-count", "--seeds", "1")
+    assert read_evaluation(app.instance_path) is None
+
+    result = run(app, "evaluate", "--recipe", "popularity-count", "--seeds", "1")
+
+    assert result.exit_code == 0, result.output
+    cached = read_evaluation(app.instance_path)
+    assert cached["ratings"] == "data/ratings.csv" and cached["seeds"] == 1
+    assert set(cached["results"]) == {"popularity-count"}
+    assert "precision_at_10" in cached["results"]["popularity-count"]

@@ -57,6 +57,13 @@ ROUTE_PARAMS: dict[str, Params] = {
     "api.recommendations": Params(query=("user_id", "n", "genre")),
     "api.similar": Params(query=("item_id", "n")),
     "api.ratings": Params(json=("user_id", "item_id", "rating", "session_id")),
+    "movies.shelves_home": Params(query=("user_id",)),
+    "movies.shelf_more": Params(query=("user_id", "name")),
+    "movies.search": Params(query=("q", "user_id", "n")),
+    "movies.compare_engines": Params(query=("user_id", "left", "right", "n")),
+    "api.shelves_home": Params(query=("user_id", "n")),
+    "api.search": Params(query=("q", "user_id", "n")),
+    "api.compare_engines": Params(query=("user_id", "left", "right", "n")),
     "healthz": Params(),
     "static": Params(path=("filename",)),
 }
@@ -77,6 +84,10 @@ VALID: dict[str, list[object]] = {
     "csrf_token": [VALID_CSRF],
     "session_id": ["browser-1"],
     "filename": ["style.css", "placeholder-poster.svg"],
+    "q": ["alien", "Shining, The", "groundhog dya"],
+    "name": ["top-picks", "because-you-watched", "popular-in-genre", "popular"],
+    "left": ["user-personalization", "popularity-count"],
+    "right": ["sims", "popularity-count"],
 }
 
 INTERESTING = [

@@ -13,6 +13,8 @@ from provision_support import (
     expect_metrics,
 )
 
+from metrics_cache import read_personalize_metrics
+
 pytest_plugins = ["provision_fixtures"]
 
 
@@ -34,6 +36,9 @@ def test_metrics_prints_the_deployed_versions_figures(
     assert ["precision_at_10", "0.0831"] in lines
     assert ["normalized_discounted_cumulative_gain_at_25", "—"] in lines
     assert "recommender.evaluation is not available" in result.output
+    # Kept for the compare page, which shows them without calling AWS.
+    cached = read_personalize_metrics(cli.app.instance_path)
+    assert cached["metrics"] == {"coverage": 0.2512, "precision_at_10": 0.0831}
 
 
 def test_metrics_sit_beside_the_embedded_engines(

@@ -236,7 +236,10 @@ def test_a_writer_killed_mid_write_loses_no_acknowledged_rating(database, open_s
     [writer] = start_writers(database, "forever", ["crash"])
     acknowledged = [int(writer.stdout.readline()) for _ in range(150)]
     writer.send_signal(signal.SIGKILL)  # no clean-up: whatever transaction is open stays open
-    rest, _errors = writer.communicate(timeout=30)
+    # Read through the text wrapper: lines readline() already buffered would be skipped by
+    # communicate(), which reads the pipe itself (and made this test fail now and then).
+    rest = writer.stdout.read()
+    writer.wait(timeout=30)
     acknowledged += [int(line) for line in rest.split()]
     assert acknowledged == list(range(len(acknowledged)))
 
