@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
+import access
 from api import bp
 from compare import Column, compare, contenders
 from config import redact_account_ids
 from dataset import Catalog, Movie
-from discover_pages import SEARCH_LENGTH, chosen_recipes, optional_user, ranker_or_none
-from inputs import parse_count, parse_query, parse_user_id
+from discover_pages import SEARCH_LENGTH, chosen_recipes, ranker_or_none
+from inputs import parse_count, parse_query
 from recommender.interface import Recommendation
 from search import search_titles
 from shelves import SHELF_LENGTH, home
@@ -35,11 +36,12 @@ def items_json(catalog: Catalog, items: list[Recommendation]) -> list[dict[str, 
 
 
 @bp.get("/home")
+@access.limited(access.READS)
 def shelves_home() -> Any:
     """The shelves of /home: each with its items, who served it and why."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = optional_user(request.args.get("user_id"))
+    user_id = access.optional_user(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), SHELF_LENGTH)
     page = home(found, wiring, user_id, count)
     shelves = [
@@ -60,11 +62,12 @@ def shelves_home() -> Any:
 
 
 @bp.get("/search")
+@access.limited(access.READS)
 def search() -> Any:
     """Titles matching `q`, ranked for `user_id` when given and a ranking could be applied."""
     wiring = current_wiring()
     query = parse_query(request.args.get("q"))
-    user_id = optional_user(request.args.get("user_id"))
+    user_id = access.optional_user(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), SEARCH_LENGTH)
     if query is None:
         return jsonify({"query": "", "user_id": user_id, "ranked": False, "ranked_by": None,
@@ -84,11 +87,12 @@ def search() -> Any:
 
 
 @bp.get("/compare")
+@access.limited(access.READS)
 def compare_engines() -> Any:
     """Two lists for the user, what they share, each item's rank in the other, the metrics."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = parse_user_id(request.args.get("user_id"))
+    user_id = access.user_for(request.args.get("user_id"))
     left, right = chosen_recipes(request.args)
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     result = compare(found, *contenders(wiring, left, right), user_id,

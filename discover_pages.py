@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import current_app, render_template, request
 
+import access
 import config as settings_module
 from compare import compare, contenders
 from dataset import Movie
-from inputs import parse_choice, parse_count, parse_query, parse_user_id
+from inputs import parse_choice, parse_count, parse_query
 from pages import bp, cards_for
 from recommender.interface import Recommendation, RecommenderUnavailable
 from recommender.metrics import OFFLINE_METRICS
@@ -21,20 +22,16 @@ from wiring import Wiring, current_wiring
 SEARCH_LENGTH = 20  # results when the search doesn't say
 
 
-def optional_user(raw: str | None) -> str | None:
-    """A user ID, or None for a visitor who gave none (blank)."""
-    return parse_user_id(raw) if raw and raw.strip() else None
-
-
 # --- Home: shelves -------------------------------------------------------------------------------
 
 
 @bp.get("/home")
+@access.limited(access.READS)
 def shelves_home() -> Any:
     """Rows of movies: Top picks, Because you watched X, Trending, Popular in a genre, Popular."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = optional_user(request.args.get("user_id"))
+    user_id = access.optional_user(request.args.get("user_id"))
     page = home(found, wiring, user_id, SHELF_LENGTH)
     return render_template(
         "home.html",
@@ -45,11 +42,12 @@ def shelves_home() -> Any:
 
 
 @bp.get("/shelf")
+@access.limited(access.READS)
 def shelf_more() -> Any:
     """One shelf at length: its "see more" link."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = optional_user(request.args.get("user_id"))
+    user_id = access.optional_user(request.args.get("user_id"))
     name = parse_choice(request.args.get("name"), SHELF_NAMES, "shelf", SHELF_NAMES[0])
     shelf = one_shelf(found, wiring, name, user_id, MORE_LENGTH)
     history = found.history(user_id) if user_id else []
@@ -65,12 +63,13 @@ def shelf_more() -> Any:
 
 
 @bp.get("/search")
+@access.limited(access.READS)
 def search() -> Any:
     """Movies by title, ranked for the user when one is given."""
     wiring = current_wiring()
     found = wiring.services
     query = parse_query(request.args.get("q"))
-    user_id = optional_user(request.args.get("user_id"))
+    user_id = access.optional_user(request.args.get("user_id"))
     count = parse_count(request.args.get("n"), SEARCH_LENGTH)
     results = None
     cards = []
@@ -102,11 +101,12 @@ def movie_items(movies: list[Movie]) -> list[Recommendation]:
 
 
 @bp.get("/compare")
+@access.limited(access.READS)
 def compare_engines() -> Any:
     """Two lists for the same user, side by side, with what they share."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = parse_user_id(request.args.get("user_id"))
+    user_id = access.user_for(request.args.get("user_id"))
     left, right = chosen_recipes(request.args)
     count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
     result = compare(found, *contenders(wiring, left, right), user_id,

@@ -433,3 +433,28 @@ def test_the_export_since_a_time_and_with_sources(make_app, tmp_path):
                        "old,h1,4,1600000000,session:x", "new,h2,5,1714521600,token:ci"]
     refused = runner.invoke(args=["ratings", "export", "--since", "last week"])
     assert refused.exit_code == 2 and "Unix seconds" in refused.output
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/home?user_id=3", "/shelf?name=top-picks&user_id=3", "/search?q=alien&user_id=3",
+     "/compare?user_id=3", "/api/home?user_id=3", "/api/search?q=alien&user_id=3",
+     "/api/compare?user_id=3"],
+)
+def test_the_discovery_pages_refuse_another_users_id_behind_the_proxy(make_app, path):
+    client = make_app(behind_proxy()).test_client()
+    assert client.get(path, **as_user("alice")).status_code == 403
+    mine = path.replace("user_id=3", "user_id=alice")
+    assert client.get(mine, **as_user("alice")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/home", "/search?q=alien", "/compare?user_id=3", "/api/search?q=alien"]
+)
+def test_the_discovery_pages_share_the_reads_budget(make_app, path):
+    client = make_app(parsed(RATE_LIMIT_READS="2 per minute")).test_client()
+    for _ in range(2):
+        assert client.get(path).status_code == 200
+    limited = client.get(path)
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"]
