@@ -22,7 +22,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
-from config import defaults, resolve_path
+from config import defaults, model_dir, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -125,7 +125,7 @@ class RecipeChoice(click.Choice):
               help="Recipe to train (default: the RECIPE setting).")
 @with_appcontext
 def train_command(recipe: str | None) -> None:
-    """Train the embedded recommender on RATINGS_PATH and save it under instance/."""
+    """Train the embedded recommender on RATINGS_PATH and save it in MODEL_DIR (or instance/)."""
     recipe = recipe or normalize_recipe(current_app.config.get("RECIPE") or DEFAULT_RECIPE)
     path = ratings_file(None)
     click.echo(f"Reading {path} …")
@@ -135,7 +135,7 @@ def train_command(recipe: str | None) -> None:
         f"({interactions.n_users:,} users, {interactions.n_items:,} items)"
     )
     model = EmbeddedRecommender.train(interactions, recipe=recipe, progress=True)
-    saved = model_path(current_app.instance_path, recipe)
+    saved = model_path(model_dir(current_app.config, current_app.instance_path), recipe)
     model.save(saved)
     click.echo(f"Saved {saved} (trained in {model.train_seconds:.1f} s)")
 
