@@ -15,6 +15,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 _PROJECT = Path(__file__).resolve().parent
 if str(_PROJECT) not in sys.path:  # `gunicorn -c /path/to/gunicorn.conf.py` from elsewhere
@@ -69,3 +70,15 @@ def when_ready(server: object) -> None:
     # A collection in a worker writes to every object it visits, copying its memory page;
     # frozen objects are left alone (the gc module's advice for a fork without exec).
     gc.freeze()
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each new worker, before it accepts a connection: serve one page to itself."""
+    import wsgi
+
+    # On a thread of the worker's own pool (gthread's), which then serves the first request.
+    pool = getattr(worker, "tpool", None)
+    if pool is None:
+        wsgi.warm_worker(worker.wsgi)
+    else:
+        pool.submit(wsgi.warm_worker, worker.wsgi).result()

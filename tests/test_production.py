@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_small_data
+from flask import Flask
 from gunicorn_support import PROJECT, Gunicorn
 
 import config
@@ -104,6 +105,26 @@ def test_the_warm_app_has_its_model_before_the_first_request(monkeypatch, tmp_pa
     wiring = app.extensions["movies"]
     assert wiring.is_built("recommender") and wiring.is_built("catalog")
     assert not wiring.is_built("omdb")  # the lookup client and its cache are each worker's own
+
+
+def test_a_new_worker_serves_itself_a_page_before_its_first_visitor(make_app):
+    app = make_app()
+    wiring = app.extensions["movies"]
+    wiring.warm_up()  # in the master
+    assert not wiring.is_built("omdb")
+    wsgi.warm_worker(app)  # in the worker
+    assert wiring.is_built("omdb")  # the whole results page ran, enrichment included
+
+
+def test_a_worker_on_personalize_makes_no_warm_up_call(make_app):
+    campaign = "arn:aws:personalize:eu-west-1:123456789012:campaign/movies"
+    app = make_app({"PERSONALIZE_CAMPAIGN_ARN": campaign})
+    wsgi.warm_worker(app)  # GetRecommendations is billed per call, per worker
+    assert not app.extensions["movies"].is_built("recommender")
+
+
+def test_another_app_on_the_committed_config_still_boots():
+    wsgi.warm_worker(Flask(__name__))  # no recommender wiring: nothing to warm, no error
 
 
 def test_one_flask_train_serves_every_app_that_mounts_the_model_dir(tmp_path, data_files):
