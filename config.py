@@ -212,7 +212,9 @@ def resolve_path(path: str | Path) -> Path:
 
 def model_dir(settings: Mapping[str, Any], instance_path: str | Path) -> Path:
     """Where saved models live: MODEL_DIR (relative to the project), else the instance folder."""
-    return resolve_path(settings["MODEL_DIR"]) if settings["MODEL_DIR"] else Path(instance_path)
+    # .get: a bare Flask app (as some tests make) has only the settings it was given.
+    folder = settings.get("MODEL_DIR")
+    return resolve_path(folder) if folder else Path(instance_path)
 
 
 # The account field of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...), or a bare account ID.
