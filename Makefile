@@ -1,4 +1,5 @@
-# Two commands on a fresh clone: `make run` serves the app, `make test` runs the checks.
+# Two commands on a fresh clone: `make run` serves the app, `make test` runs the checks
+# (`make serve` serves it with gunicorn, for production).
 # The first run creates .venv; `run` installs what serving needs (requirements.txt), `test` adds
 # the test tools (requirements-dev.txt). Each is installed once, so neither reinstalls the other's.
 # Another interpreter: make run PYTHON=python3.12
@@ -37,10 +38,14 @@ require_python = command -v $(1) >/dev/null || { \
 	sys.exit(None if tuple(sys.version_info[:2]) >= needed else \
 	"Python $(MIN_PYTHON) or newer is needed; found %s ($(1)). $(2)" % found)'
 
-.PHONY: run test lint check-python clean
+.PHONY: run serve test lint check-python clean
 
 run: $(APP_STAMP)
 	$(BIN)/python app.py
+
+# The production server: gunicorn with gunicorn.conf.py (README: "Running in production").
+serve: $(APP_STAMP)
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -146,7 +146,7 @@ def user_for(raw: str | None) -> str:
 def optional_user(raw: str | None) -> str | None:
     """The user a page may rate as when it names none or one: None in open mode without one."""
     if is_open():
-        return parse_user_id(raw) if raw and raw.strip() else None
+        return parse_user_id(raw) if raw else None
     return user_for(raw)
 
 

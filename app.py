@@ -192,12 +192,17 @@ def _register_commands(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def main() -> None:
-    """`python app.py`: serve on HOST:PORT (127.0.0.1:8080 by default), debug off."""
+def configure_logging() -> None:
+    """INFO and above to stderr, for `python app.py` and gunicorn (wsgi.py) alike."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # At DEBUG these log request URLs, and OMDb takes its key in the URL.
     for noisy in ("urllib3", "requests_cache"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """`python app.py`: serve on HOST:PORT (127.0.0.1:8080 by default), debug off."""
+    configure_logging()
     try:
         app = create_app()
     except settings_module.ConfigError as error:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import batch
 from access import new_token
-from config import TOKEN_NAME, defaults, resolve_path
+from config import TOKEN_NAME, defaults, model_dir, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -138,7 +138,7 @@ class RecipeChoice(click.Choice):
               help="Recipe to train (default: the RECIPE setting).")
 @with_appcontext
 def train_command(recipe: str | None) -> None:
-    """Train the embedded recommender on RATINGS_PATH and save it under instance/."""
+    """Train the embedded recommender on RATINGS_PATH and save it in MODEL_DIR (or instance/)."""
     recipe = recipe or normalize_recipe(current_app.config.get("RECIPE") or DEFAULT_RECIPE)
     path = ratings_file(None)
     click.echo(f"Reading {path} …")
@@ -148,7 +148,7 @@ def train_command(recipe: str | None) -> None:
         f"({interactions.n_users:,} users, {interactions.n_items:,} items)"
     )
     model = EmbeddedRecommender.train(interactions, recipe=recipe, progress=True)
-    saved = model_path(current_app.instance_path, recipe)
+    saved = model_path(model_dir(current_app.config, current_app.instance_path), recipe)
     model.save(saved)
     click.echo(f"Saved {saved} (trained in {model.train_seconds:.1f} s)")
 

@@ -100,6 +100,27 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _web_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.lower().startswith(("https://", "http://")):
+        raise ValueError("expected a URL starting with https:// (or http://)")
+    return value
+
+
+def _worker_count(value: str) -> int:
+    number = _whole_number(value)
+    if not 0 <= number <= MAX_WORKERS:
+        raise ValueError(f"expected a whole number from 0 (from the CPU count) to {MAX_WORKERS}")
+    return number
+
+
+def _thread_count(value: str) -> int:
+    number = _whole_number(value)
+    if not 1 <= number <= MAX_THREADS:
+        raise ValueError(f"expected a whole number from 1 to {MAX_THREADS}")
+    return number
+
+
 def _recipe(value: str) -> str:
     value = value.strip()
     if value not in RECIPES:
@@ -172,6 +193,11 @@ def _rate_limit(value: str) -> str:
             raise ValueError('expected a rate such as "30 per minute" or "500/hour"') from None
     return value
 
+# gunicorn's processes (each holds a private copy of what is not shared copy-on-write) and
+# threads per process; beyond these a bigger machine wants a second server, not more workers.
+MAX_WORKERS = 64
+MAX_THREADS = 64
+
 
 # name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
 # on the shipped sample data, no OMDb key, served on the workshop's port on this machine only.
@@ -179,6 +205,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "RATINGS_PATH": ("data/ratings.csv", _text),
     "ITEMS_PATH": ("data/items.csv", _text),
     "RECIPE": ("user-personalization", _recipe),
+    "MODEL_DIR": ("", _text),
     "PERSONALIZE_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_RECOMMENDER_ARN": ("", _arn),
     "PERSONALIZE_FILTER_ARN": ("", _arn),
@@ -191,12 +218,15 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PERSONALIZE_POPULAR_ARN": ("", _shelf_arn),
     "AWS_REGION": ("", _text),
     "OMDB_API_KEY": ("", _text),
+    "OMDB_BASE_URL": ("", _web_url),
     "CACHE_URL": ("", _cache_url),
     "DATABASE_URL": ("", _database_url),
     "NUM_RESULTS": (10, _num_results),
     "HOST": ("127.0.0.1", _text),
     "PORT": (8080, _port),
     "SECRET_KEY": ("", _text),
+    "WEB_CONCURRENCY": (0, _worker_count),
+    "WEB_THREADS": (4, _thread_count),
     "DEBUG": (False, _flag),
     "ALLOW_DEBUG_ON_NETWORK": (False, _flag),
     # Who may write (access.py): anyone as any user (the workshop's demo), or whoever the
@@ -280,6 +310,13 @@ def resolve_path(path: str | Path) -> Path:
     """Relative data paths are relative to the project, wherever the app is started from."""
     path = Path(path)
     return path if path.is_absolute() else PROJECT_DIR / path
+
+
+def model_dir(settings: Mapping[str, Any], instance_path: str | Path) -> Path:
+    """Where saved models live: MODEL_DIR (relative to the project), else the instance folder."""
+    # .get: a bare Flask app (as some tests make) has only the settings it was given.
+    folder = settings.get("MODEL_DIR")
+    return resolve_path(folder) if folder else Path(instance_path)
 
 
 # The account field of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...), or a bare account ID.

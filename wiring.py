@@ -21,6 +21,7 @@ from flask import current_app
 
 import config as settings_module
 from dataset import Catalog, DataFileError, Interactions, read_interactions
+from omdb import DEFAULT_BASE_URL as DEFAULT_OMDB_URL
 from omdb import OmdbClient
 from personalize import (
     EventSender,
@@ -207,6 +208,7 @@ class Wiring:
             self._settings["OMDB_API_KEY"] or None,
             cache_path=self._instance / "omdb-cache.sqlite",
             cache_url=self._settings["CACHE_URL"],
+            base_url=self._settings["OMDB_BASE_URL"] or DEFAULT_OMDB_URL,
         )
 
     def _build_embedded(self, recipe: str = "") -> Recommender:
@@ -220,7 +222,7 @@ class Wiring:
 
         return EmbeddedRecommender.load_or_train(
             interactions,
-            self._instance,
+            settings_module.model_dir(self._settings, self._instance),
             recipe=recipe or self._settings["RECIPE"],
             item_genres=lambda item_id: self.catalog.get(item_id).genres,
         )

@@ -4,7 +4,8 @@ Each server runs from its own temporary folder on a free loopback port, for one 
 and is stopped at the end. Use them with `pytest_plugins = ["services_support"]`:
 
 - `postgres_server`: a PostgreSQL cluster (initdb + pg_ctl) that asks for a password;
-- `postgres_url`: a fresh, empty database on it for one test, as a DATABASE_URL;
+- `postgres_url`: a fresh, empty database on it for one test, as a DATABASE_URL
+  (`fresh_database(postgres_server)` for a longer-lived one);
 - `redis_url`: a redis-server with no persistence, as redis://127.0.0.1:PORT/0;
 - `closed_port`: a loopback port nothing listens on, for "server unreachable" tests.
 
@@ -189,11 +190,11 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """An empty database of its own for one test, as a DATABASE_URL (password included)."""
+@contextmanager
+def fresh_database(server: PostgresServer) -> Iterator[str]:
+    """An empty database of its own while in the block, as a DATABASE_URL (password included)."""
     name = f"test_{secrets.token_hex(6)}"
-    with postgres_server.admin() as admin:
+    with server.admin() as admin:
         create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         try:
             # Sorting as a production server's en_US locale does ("a" before "B"), not bytewise,
@@ -202,13 +203,20 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         except psycopg.errors.FeatureNotSupported:  # a PostgreSQL built without ICU
             admin.execute(create)
     try:
-        yield postgres_server.url(name)
+        yield server.url(name)
     finally:
-        with postgres_server.admin() as admin:
+        with server.admin() as admin:
             # FORCE: a test that failed half-way may still hold connections.
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty database of its own for one test, as a DATABASE_URL (password included)."""
+    with fresh_database(postgres_server) as url:
+        yield url
 
 
 # ---------------------------------------------------------------------------------------------
