@@ -22,13 +22,14 @@ from inputs import (
 
 def test_a_count_may_be_a_whole_number_as_well_as_text():
     assert parse_count(7, 10) == 7
+    assert parse_count(1, 10) == 1 and parse_count("100", 10) == 100
     assert parse_count(" 7 ", 10) == 7
     assert parse_count(None, 10) == parse_count("  ", 10) == 10
 
 
 @pytest.mark.parametrize("raw", [True, 2.0, 2.5, [3], "2.5", "many"])
 def test_a_count_that_is_not_a_whole_number_is_refused(raw):
-    with pytest.raises(InvalidInput, match="must be a whole number from 1 to 100"):
+    with pytest.raises(InvalidInput, match="^The number of movies must be a whole number from 1 "):
         parse_count(raw, 10)
 
 
@@ -47,6 +48,8 @@ def test_ids_are_trimmed_and_their_messages_name_the_kind_of_id():
         parse_user_id("a\tb")
     with pytest.raises(InvalidInput, match="^Give a movie ID"):
         parse_item_id(" ")
+    with pytest.raises(InvalidInput, match=r"^Enter a user ID, for example 1\.$"):
+        parse_user_id(None)
 
 
 def test_a_blank_session_id_means_the_default_and_any_other_follows_the_id_rules():
