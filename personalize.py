@@ -128,6 +128,8 @@ class PersonalizeRecommender:
         if genre is not None:
             if not self.genre_filter_arn:
                 raise ValueError("filtering by genre needs genre_filter_arn")
+            # A call takes one filter: the genre filter stands in for filter_arn, so its
+            # expression has to chain filter_arn's conditions for them to hold here too.
             # String filter values are sent quoted, as Personalize's filter syntax requires.
             request["filterArn"] = self.genre_filter_arn
             request["filterValues"] = {"GENRES": json.dumps(genre)}
@@ -144,10 +146,12 @@ class PersonalizeRecommender:
         return None
 
     def similar(self, item_id: str, n: int) -> list[Recommendation] | None:
-        """"More like this" from a SIMS campaign; None when none is configured."""
+        """"More like this" from a SIMS campaign, through filter_arn; None without a campaign."""
         if not self.sims_campaign_arn:
             return None
         request = {"campaignArn": self.sims_campaign_arn, "itemId": item_id, "numResults": n}
+        if self.filter_arn:
+            request["filterArn"] = self.filter_arn
         return self._call(request)
 
     def explain(

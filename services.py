@@ -187,6 +187,8 @@ class Services:
             for event in history
             if event.rating is None or event.rating >= LIKED_RATING
         ]
+        if not liked:
+            return items  # asked "among nothing", a backend may fall back to every rated movie
         because = recommender.explain(user_id, [item.item_id for item in items], among=liked)
         if because is None:
             return items

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-SKIPPED = {"tests", "bench", "scripts", "docs", "data", "static", "templates", "instance"}
+# mutants/ is `make mutation`'s scratch copy of the project.
+SKIPPED = {
+    "tests", "bench", "scripts", "docs", "data", "static", "templates", "instance", "mutants"
+}
 
 
 def project_modules() -> dict[str, Path]:

@@ -118,6 +118,45 @@ def test_similar_items_use_the_sims_campaign(runtime):
     assert [item.item_id for item in backend.similar("1", 2)] == ["2", "3"]
 
 
+def test_similar_items_go_through_the_configured_filter_too(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("2"),
+        {"campaignArn": SIMS, "itemId": "1", "numResults": 1, "filterArn": FILTER},
+    )
+    backend = PersonalizeRecommender(
+        client, campaign_arn=CAMPAIGN, filter_arn=FILTER, sims_campaign_arn=SIMS
+    )
+    assert [item.item_id for item in backend.similar("1", 1)] == ["2"]
+
+
+def test_movies_the_user_rated_are_asked_for_on_top_and_dropped(runtime):
+    # Personalize may still return them (no exclusion filter, or rated since training):
+    # one more is asked for per movie to exclude, so the page still gets n.
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("rated-1", "7", "rated-2", "8"),
+        {"campaignArn": CAMPAIGN, "userId": "1", "numResults": 4},
+    )
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN)
+    listing = backend.recommend("1", 2, exclude=["rated-1", "rated-2"])
+    assert [item.item_id for item in listing.items] == ["7", "8"]
+
+
+def test_the_count_asked_of_personalize_stops_at_its_maximum(runtime):
+    client, stubber = runtime
+    stubber.add_response(
+        "get_recommendations",
+        item_list("7"),
+        {"campaignArn": CAMPAIGN, "userId": "1", "numResults": 500},
+    )
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN)
+    rated = [f"rated-{index}" for index in range(600)]
+    assert [item.item_id for item in backend.recommend("1", 10, exclude=rated).items] == ["7"]
+
+
 def test_similar_items_without_a_sims_campaign_make_no_call(runtime):
     client, _stubber = runtime  # any call would fail: nothing is queued
     # None, not []: "this backend cannot tell", so the app asks its fallback instead.
