@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -178,3 +179,30 @@ def test_killing_a_server_mid_write_loses_no_acknowledged_rating(shared, tmp_pat
     assert refused == []
     assert len(acknowledged) >= 40
     assert set(acknowledged) - {user for (user,) in rows} == set()
+
+
+def test_the_write_limit_holds_across_both_servers_through_redis(shared, tmp_path_factory):
+    """Four ratings a minute per client, counted in the shared Redis: two through each server
+    use the budget up, and the fifth is refused wherever it goes, with Retry-After."""
+    limited = {**shared, "RATE_LIMIT_WRITES": "4 per minute", "WEB_CONCURRENCY": 1}
+    a = Gunicorn(limited, tmp_path_factory.mktemp("limited-a")).start(wait=False)
+    b = Gunicorn(limited, tmp_path_factory.mktemp("limited-b")).start(wait=False)
+    try:
+        a.wait_until_serving()
+        b.wait_until_serving()
+        rating = {"user_id": "3", "item_id": "h1", "rating": 4}
+        statuses = [server.post_json("/api/ratings", rating)[0] for server in (a, b, a, b)]
+        assert statuses == [201, 201, 201, 201]
+        request = urllib.request.Request(
+            b.url + "/api/ratings", data=json.dumps(rating).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 429
+        assert int(refused.value.headers["Retry-After"]) > 0
+        assert json.load(refused.value)["error"]
+        assert a.post_json("/api/ratings", rating)[0] == 429
+    finally:
+        a.stop()
+        b.stop()
