@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 import access
 from api import bp
-from compare import Column, compare, contenders
+from compare import Column
 from config import redact_account_ids
 from dataset import Catalog, Movie
-from discover_pages import SEARCH_LENGTH, chosen_recipes, ranker_or_none
+from discover_pages import SEARCH_LENGTH, comparison_asked, ranker_or_none
 from inputs import parse_count, parse_query
 from recommender.interface import Recommendation
 from search import search_titles
@@ -92,11 +92,7 @@ def compare_engines() -> Any:
     """Two lists for the user, what they share, each item's rank in the other, the metrics."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = access.user_for(request.args.get("user_id"))
-    left, right = chosen_recipes(request.args)
-    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
-    result = compare(found, *contenders(wiring, left, right), user_id,
-                     current_app.instance_path, count)
+    user_id, _count, result = comparison_asked(wiring)
     return jsonify(
         {
             "user_id": user_id,

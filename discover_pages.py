@@ -9,7 +9,7 @@ from flask import current_app, render_template, request
 
 import access
 import config as settings_module
-from compare import compare, contenders
+from compare import Comparison, compare, contenders
 from dataset import Movie
 from inputs import parse_choice, parse_count, parse_query
 from pages import bp, cards_for
@@ -106,11 +106,7 @@ def compare_engines() -> Any:
     """Two lists for the same user, side by side, with what they share."""
     wiring = current_wiring()
     found = wiring.services
-    user_id = access.user_for(request.args.get("user_id"))
-    left, right = chosen_recipes(request.args)
-    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
-    result = compare(found, *contenders(wiring, left, right), user_id,
-                     current_app.instance_path, count)
+    user_id, count, result = comparison_asked(wiring)
     return render_template(
         "compare.html",
         user_id=user_id,
@@ -122,6 +118,16 @@ def compare_engines() -> Any:
         columns=[(column, [found.catalog.get(item.item_id) for item in column.items])
                  for column in (result.left, result.right)],
     )
+
+
+def comparison_asked(wiring: Wiring) -> tuple[str, int, Comparison]:
+    """The user, the list length and the comparison the request asks for (page and API)."""
+    user_id = access.user_for(request.args.get("user_id"))
+    left, right = chosen_recipes(request.args)
+    count = parse_count(request.args.get("n"), current_app.config["NUM_RESULTS"])
+    result = compare(wiring.services, *contenders(wiring, left, right), user_id,
+                     current_app.instance_path, count)
+    return user_id, count, result
 
 
 def chosen_recipes(args: Any) -> tuple[str, str]:
