@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import batch
 from access import new_token
-from config import TOKEN_NAME, defaults, model_dir, resolve_path
+from config import TOKEN_NAME, defaults, model_dir, model_params, resolve_path
 from dataset import (
     DataFileError,
     Interactions,
@@ -147,7 +147,9 @@ def train_command(recipe: str | None) -> None:
         f"Training {recipe} on {len(interactions):,} interactions "
         f"({interactions.n_users:,} users, {interactions.n_items:,} items)"
     )
-    model = EmbeddedRecommender.train(interactions, recipe=recipe, progress=True)
+    model = EmbeddedRecommender.train(
+        interactions, recipe=recipe, params=model_params(current_app.config), progress=True
+    )
     saved = model_path(model_dir(current_app.config, current_app.instance_path), recipe)
     model.save(saved)
     click.echo(f"Saved {saved} (trained in {model.train_seconds:.1f} s)")
@@ -170,7 +172,8 @@ def evaluate_command(ratings_path: str | None, recipe: str, seeds: int, as_json:
     path = ratings_file(ratings_path)
     recipes = list(RECIPES) if recipe == "all" else [recipe]
     interactions = _read_ratings(path)
-    results = evaluate_interactions(interactions, recipes, seeds, progress=not as_json)
+    params = dict.fromkeys(recipes, model_params(current_app.config))
+    results = evaluate_interactions(interactions, recipes, seeds, params, progress=not as_json)
     if path == setting_path("RATINGS_PATH"):  # figures for the data the app serves: /compare
         save_evaluation(current_app.instance_path, current_app.config.get("RATINGS_PATH") or
                         defaults()["RATINGS_PATH"], interactions.fingerprint, seeds, results)

@@ -7,18 +7,22 @@ variables that are already set). `config.example.env` documents each one.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import limits
 from dotenv import load_dotenv
 
 # The registry imports nothing, so reading the settings loads neither numpy nor implicit.
-from recommender.recipes import RECIPES
+from recommender.recipes import DEFAULT_TRENDING_WINDOW_DAYS, RECIPES
+
+if TYPE_CHECKING:
+    from recommender.model_files import ModelParams
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -128,6 +132,16 @@ def _recipe(value: str) -> str:
     return value
 
 
+def _days(value: str) -> float:
+    try:
+        days = float(value.strip())
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and days > 0):
+        raise ValueError("expected a number of days above 0, such as 30 or 0.5")
+    return days
+
+
 def _cache_url(value: str) -> str:
     value = value.strip()
     if value and not value.lower().startswith(("redis://", "rediss://", "unix://")):
@@ -206,6 +220,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "ITEMS_PATH": ("data/items.csv", _text),
     "RECIPE": ("user-personalization", _recipe),
     "MODEL_DIR": ("", _text),
+    "TRENDING_WINDOW_DAYS": (DEFAULT_TRENDING_WINDOW_DAYS, _days),
     "PERSONALIZE_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_RECOMMENDER_ARN": ("", _arn),
     "PERSONALIZE_FILTER_ARN": ("", _arn),
@@ -317,6 +332,18 @@ def model_dir(settings: Mapping[str, Any], instance_path: str | Path) -> Path:
     # .get: a bare Flask app (as some tests make) has only the settings it was given.
     folder = settings.get("MODEL_DIR")
     return resolve_path(folder) if folder else Path(instance_path)
+
+
+def model_params(settings: Mapping[str, Any]) -> ModelParams:
+    """The embedded engine's parameters: the tuned defaults, with the settings that change them.
+
+    The app, `flask train` and `flask evaluate` all use these, so the model one saves is the
+    model the others expect (its fingerprint covers the parameters).
+    """
+    from recommender.model_files import ModelParams  # numpy: only when a model is wanted
+
+    window = settings.get("TRENDING_WINDOW_DAYS")  # .get: as for MODEL_DIR
+    return ModelParams() if window is None else ModelParams(trending_window_days=window)
 
 
 # The account field of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...), or a bare account ID.

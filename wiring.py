@@ -45,8 +45,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The embedded recipe behind "Trending now". Until the engine has it, there is no Trending
-# shelf on the embedded engine (its Most popular shelf is what a trending fallback would show).
+# The embedded recipe behind "Trending now" (were it missing from the registry, there would be
+# no Trending shelf on the embedded engine rather than the Most popular one relabelled).
 TRENDING_RECIPE = "trending-now"
 EXTRA_RECIPES_KEPT = 2  # recipes trained on demand (compare page) kept in memory besides RECIPE
 
@@ -224,6 +224,7 @@ class Wiring:
             interactions,
             settings_module.model_dir(self._settings, self._instance),
             recipe=recipe or self._settings["RECIPE"],
+            params=settings_module.model_params(self._settings),
             item_genres=lambda item_id: self.catalog.get(item_id).genres,
         )
 

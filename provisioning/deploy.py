@@ -35,7 +35,8 @@ from provisioning.upload import PreparedFile, prepare_interactions, prepare_item
 
 DEFAULT_PREFIX = "movie-recs"
 DEFAULT_RECIPE = "user-personalization-v2"
-# Recipes whose campaigns answer GetRecommendations with a userId, which is what the app calls.
+# Recipes whose campaigns answer GetRecommendations for a user, which is what the app calls
+# (Trending-Now needs no userId, and answers everyone with the same list).
 RECIPES = {
     "user-personalization-v2": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
     "user-personalization": "arn:aws:personalize:::recipe/aws-user-personalization",
@@ -43,6 +44,13 @@ RECIPES = {
     "trending-now": "arn:aws:personalize:::recipe/aws-trending-now",
 }
 SIMS_RECIPE = "arn:aws:personalize:::recipe/aws-sims"
+# solutionConfig per recipe. Trending-Now compares each item's interactions over successive
+# intervals of `trend_discovery_frequency` (30 minutes, 1 hour, 3 hours or 1 day; 2 hours when
+# unset). A ratings file holds a few ratings a day, so the longest interval.
+SOLUTION_CONFIGS: dict[str, dict[str, Any]] = {
+    RECIPES["trending-now"]: {
+        "featureTransformationParameters": {"trend_discovery_frequency": "1 day"}},
+}
 MIN_PROVISIONED_TPS = 1
 
 # A new role can take a while to be usable by Personalize; retry instead of sleeping blindly.
@@ -220,10 +228,12 @@ class DeploySteps(BucketAndRoleSteps):
         name = names.solution(purpose)
 
         def create() -> str:
+            config = SOLUTION_CONFIGS.get(recipe_arn)
             # performAutoTraining defaults to True: a new version every 7 days, billed each time.
             return self.personalize.create_solution(
                 name=name, datasetGroupArn=group.arn, recipeArn=recipe_arn,
-                performAutoTraining=False)["solutionArn"]
+                performAutoTraining=False, **({"solutionConfig": config} if config else {})
+            )["solutionArn"]
 
         summaries = (self._summaries("list_solutions", "solutions", datasetGroupArn=group.arn)
                      if group else [])

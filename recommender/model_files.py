@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from dataset import Interactions
 from files import atomic_write
-from recommender.recipes import DEFAULT_RECIPE, normalize_recipe
+from recommender.recipes import DEFAULT_RECIPE, DEFAULT_TRENDING_WINDOW_DAYS, normalize_recipe
 
 # Bump when the .npz layout or the meaning of a parameter changes: old files then retrain.
 MODEL_FORMAT = 2
@@ -57,6 +57,10 @@ class ModelParams:
     sequence_decay: float = 0.9
     sequence_half_life: float = 3.0
     sequence_neighbours: int = 100
+    # trending-now: interactions in the latest this-many days (ending at the data's newest
+    # timestamp) against the same span before. Ratings files hold tens of ratings a day, not
+    # Personalize's live events, so a month rather than its 30 minutes to 1 day.
+    trending_window_days: float = DEFAULT_TRENDING_WINDOW_DAYS
     random_state: int = 42
 
     def to_json(self) -> str:

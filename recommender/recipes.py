@@ -13,9 +13,12 @@ RECIPE_CLASSES = {
     "user-personalization": "recommender.user_personalization:UserPersonalization",
     "popularity-count": "recommender.popularity_count:PopularityCount",
     "sims": "recommender.sims:Sims",
+    "trending-now": "recommender.trending_now:TrendingNow",
 }
 RECIPES = tuple(RECIPE_CLASSES)
 DEFAULT_RECIPE = "user-personalization"
+# trending-now's window, here (not in model_files) so the settings read it without numpy.
+DEFAULT_TRENDING_WINDOW_DAYS = 30.0
 
 
 def normalize_recipe(name: str) -> str:

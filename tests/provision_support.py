@@ -304,11 +304,11 @@ def expect_new_import(p: Personalize, dataset_type: str, dataset_arn: str, job_a
 
 
 def expect_new_solution(p: Personalize, purpose: str, recipe: str, solution_arn: str,
-                        existing: list[dict] | None = None) -> None:
+                        existing: list[dict] | None = None, config: dict | None = None) -> None:
     p.lists("list_solutions", "solutions", existing or [], datasetGroupArn=GROUP_ARN)
-    p.call("create_solution", {"name": f"{PREFIX}-{purpose}", "datasetGroupArn": GROUP_ARN,
-                               "recipeArn": recipe, "performAutoTraining": False},
-           {"solutionArn": solution_arn})
+    params = {"name": f"{PREFIX}-{purpose}", "datasetGroupArn": GROUP_ARN, "recipeArn": recipe,
+              "performAutoTraining": False} | ({"solutionConfig": config} if config else {})
+    p.call("create_solution", params, {"solutionArn": solution_arn})
     p.describes("solution", solution_arn, "ACTIVE")
 
 
@@ -349,8 +349,9 @@ def expect_existing_up_to_import(p: Personalize) -> None:
             datasetArn=DATASET_ARN)
 
 
-def expect_training_and_campaign(p: Personalize, recipe: str = USER_PERSONALIZATION_V2) -> None:
-    expect_new_solution(p, "personalized", recipe, SOLUTION_ARN)
+def expect_training_and_campaign(p: Personalize, recipe: str = USER_PERSONALIZATION_V2,
+                                 config: dict | None = None) -> None:
+    expect_new_solution(p, "personalized", recipe, SOLUTION_ARN, config=config)
     expect_new_version(p, SOLUTION_ARN, VERSION_ARN)
     p.describes("solution_version", VERSION_ARN, "CREATE IN_PROGRESS", "ACTIVE")
     expect_new_campaign(p, "personalized", SOLUTION_ARN, VERSION_ARN, CAMPAIGN_ARN)

@@ -81,7 +81,7 @@ def test_shelves_are_rows_that_scroll_sideways_while_the_page_does_not(
     try:
         page.goto(f"/home?user_id={SAMPLE_USER}")
         rows = page.locator(".shelf-row")
-        expect(rows).to_have_count(4)
+        expect(rows).to_have_count(5)
         assert horizontal_overflow(page) == 0
         for row in rows.all():
             cards = [box_of(card) for card in row.locator("article.card").all()]
@@ -113,20 +113,23 @@ def test_each_shelf_names_its_source_and_links_to_more(page: Page, page_watch: P
     headings = page.locator(".shelf h2").all_inner_texts()
     assert headings[0] == "Top picks for you"
     assert headings[1].startswith("Because you watched ")
-    assert headings[2].startswith("Popular in ")
-    assert headings[3] == "Most popular"
+    assert headings[2] == "Trending now"
+    assert headings[3].startswith("Popular in ")
+    assert headings[4] == "Most popular"
     for shelf in page.locator("section.shelf").all():
         expect(shelf.locator(".backend")).to_contain_text("Served by Embedded recommender")
+    expect(page.locator("section.shelf").nth(2).locator(".backend")).to_contain_text(
+        "Embedded recommender · trending-now")
 
-    page.locator("section.shelf").nth(3).get_by_role("link", name="See more").click()
+    page.locator("section.shelf").nth(4).get_by_role("link", name="See more").click()
     expect(page.locator("#shelf-heading")).to_contain_text("Most popular")
     expect(page.locator("section.recommendations article.card")).to_have_count(48)
     assert page_watch.problems == []
 
 
-def test_a_visitor_without_ratings_starts_with_the_popular_shelf(page: Page):
+def test_a_visitor_without_ratings_starts_with_trending_then_popular(page: Page):
     page.goto("/home?user_id=nobody-in-the-sample")
-    expect(page.locator(".shelf h2").first).to_have_text("Most popular")
+    expect(page.locator(".shelf h2")).to_have_text(["Trending now", "Most popular"])
     expect(page.locator(".message.notice")).to_contain_text("has not liked any movie")
 
 

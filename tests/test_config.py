@@ -37,11 +37,24 @@ def test_values_are_parsed_to_their_types():
         ("DEBUG", "maybe", "DEBUG: expected true or false"),
         ("PERSONALIZE_CAMPAIGN_ARN", "my-campaign", "PERSONALIZE_CAMPAIGN_ARN: expected an ARN"),
         ("RECIPE", "magic", "RECIPE: expected one of"),
+        ("TRENDING_WINDOW_DAYS", "0", "TRENDING_WINDOW_DAYS: expected a number of days above 0"),
+        ("TRENDING_WINDOW_DAYS", "-7", "TRENDING_WINDOW_DAYS: expected a number of days"),
+        ("TRENDING_WINDOW_DAYS", "a week", "TRENDING_WINDOW_DAYS: expected a number of days"),
+        ("TRENDING_WINDOW_DAYS", "nan", "TRENDING_WINDOW_DAYS: expected a number of days"),
+        ("TRENDING_WINDOW_DAYS", "inf", "TRENDING_WINDOW_DAYS: expected a number of days"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_setting(name, value, message):
     with pytest.raises(config.ConfigError, match=message):
         config.from_environment({name: value})
+
+
+def test_trending_now_is_a_recipe_and_its_window_a_setting_the_engine_receives():
+    settings = config.from_environment({"RECIPE": "trending-now", "TRENDING_WINDOW_DAYS": "0.5"})
+
+    assert settings["RECIPE"] == "trending-now"
+    assert config.model_params(settings).trending_window_days == 0.5
+    assert config.model_params(config.from_environment({})).trending_window_days == 30
 
 
 def test_error_messages_do_not_repeat_the_value():

@@ -39,10 +39,10 @@ def item_list(*ids: str) -> dict:
 def test_a_users_home_has_the_shelves_in_order_each_naming_its_source(client):
     html = client.get(f"/home?user_id={HORROR_FAN}").get_data(as_text=True)
 
-    # No trending source on the embedded engine yet: no Trending shelf pretending to be one.
     assert shelf_titles(html) == ["Top picks for you", "Because you watched Scream",
-                                  "Popular in Horror", "Most popular"]
+                                  "Trending now", "Popular in Horror", "Most popular"]
     assert "Embedded recommender · item-to-item" in html
+    assert "Embedded recommender · trending-now" in html
     assert "Embedded recommender · popularity-count" in html
     assert "is not set" not in html  # on the embedded default nothing stands in for anything
 
@@ -56,11 +56,14 @@ def test_because_you_watched_names_the_latest_liked_movie_and_leaves_out_rated_o
     assert because["items"] and not rated & {item["item_id"] for item in because["items"]}
 
 
-def test_an_unknown_or_anonymous_visitor_gets_the_popular_shelf_first(client):
+def test_an_unknown_or_anonymous_visitor_gets_trending_then_most_popular(client):
     for path in ("/home?user_id=nobody", "/home", "/home?user_id="):
         response = client.get(path)
         assert response.status_code == 200
-        assert shelf_titles(response.get_data(as_text=True)) == ["Most popular"]
+        assert shelf_titles(response.get_data(as_text=True)) == ["Trending now", "Most popular"]
+    shelves = client.get("/api/home").get_json()["shelves"]
+    assert [shelf["served_by"] for shelf in shelves] == [
+        "Embedded recommender · trending-now", "Embedded recommender · popularity-count"]
 
 
 def test_see_more_shows_one_shelf_at_length(client):

@@ -209,6 +209,22 @@ def test_recipe_option_picks_the_recipe_of_the_main_solution(
     cloud.stubber.assert_no_pending_responses()
 
 
+def test_trending_now_gets_personalizes_recipe_and_a_one_day_trend_interval(
+        cli: Cli, cloud: Cloud, ratings: Path) -> None:
+    expect_existing_up_to_import(cloud.personalize)
+    # The documented hyperparameter (native-recipe-trending-now): a ratings file has a few
+    # ratings a day, so the longest of its intervals.
+    expect_training_and_campaign(
+        cloud.personalize, recipe="arn:aws:personalize:::recipe/aws-trending-now",
+        config={"featureTransformationParameters": {"trend_discovery_frequency": "1 day"}})
+
+    result = cli("deploy", "--ratings", str(ratings), "--recipe", "trending-now")
+
+    assert result.exit_code == 0, result.output
+    cloud.stubber.assert_no_pending_responses()
+    assert f"PERSONALIZE_CAMPAIGN_ARN={CAMPAIGN_ARN}" in Path(".env").read_text(encoding="utf-8")
+
+
 def test_a_solution_with_another_recipe_is_not_reused(
         cli: Cli, cloud: Cloud, ratings: Path) -> None:
     expect_existing_up_to_import(cloud.personalize)
