@@ -47,8 +47,8 @@ class EngineParts(Protocol):
         """Every rating made in the app, for training."""
         ...
 
-    def fresh_interactions(self) -> Interactions | None:
-        """The ratings file, read again if it changed since it was read."""
+    def read_interactions(self) -> Interactions | None:
+        """The ratings file, read again now."""
         ...
 
     def serve(self, engine: Recommender, interactions: Interactions | None) -> None:
@@ -115,17 +115,26 @@ class EmbeddedEngines:
     def _reload(self) -> None:
         """Serve the model file that replaced the one loaded (StaleModelError: keep this one).
 
-        The ratings file is read again first if it changed: a model trained on new data is stale
-        against the old.
+        A model that does not fit the ratings read may have been trained on a newer file: the
+        file is read again, once, and tried with that.
         """
-        from recommender.base import EmbeddedRecommender
+        from recommender.model_files import StaleModelError
 
-        interactions = _required(self._parts.fresh_interactions())
-        engine = EmbeddedRecommender.load(self.model_file(), interactions, recipe=self.recipe,
-                                          item_genres=self._item_genres)
+        interactions = _required(self._parts.interactions)
+        try:
+            engine = self._load(interactions)
+        except StaleModelError:
+            interactions = _required(self._parts.read_interactions())
+            engine = self._load(interactions)
         self._parts.serve(engine, interactions)
         logger.info("Serving the new model in %s (%s)", self.model_file(),
                     engine.health()["model_fingerprint"])
+
+    def _load(self, interactions: Interactions) -> EmbeddedRecommender:
+        from recommender.base import EmbeddedRecommender
+
+        return EmbeddedRecommender.load(self.model_file(), interactions, recipe=self.recipe,
+                                        item_genres=self._item_genres)
 
     def _item_genres(self, item_id: str) -> tuple[str, ...]:
         return self._parts.catalog.get(item_id).genres

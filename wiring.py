@@ -82,7 +82,6 @@ class Wiring:
         # Why a build failed, with the ratings file's signature at the time (for /healthz).
         self._failures: dict[str, tuple[RecommenderUnavailable, object]] = {}
         self._lock = threading.RLock()
-        self._ratings_read: object = None  # the ratings file's signature when it was read
         self._engines = EmbeddedEngines(settings, self._instance, self)
         self.services = Services(self)
 
@@ -197,13 +196,10 @@ class Wiring:
         path = self._ratings_path()
         if not path.exists() and self.uses_personalize:
             return None
-        signature = self._ratings_signature()
         try:
-            parsed = read_interactions(path, cache_dir=self._instance)
+            return read_interactions(path, cache_dir=self._instance)
         except (OSError, DataFileError) as error:
             raise _unreadable_ratings(error) from error
-        self._ratings_read = signature
-        return parsed
 
     def _build_omdb(self) -> OmdbClient:
         return OmdbClient(
@@ -218,9 +214,7 @@ class Wiring:
     def app_ratings(self) -> list[tuple[str, str, float, int]]:
         return self.store.all()
 
-    def fresh_interactions(self) -> Interactions | None:
-        if self._ratings_signature() == self._ratings_read:
-            return self.interactions
+    def read_interactions(self) -> Interactions | None:
         return self._build_interactions()
 
     def serve(self, engine: Recommender, interactions: Interactions | None) -> None:

@@ -175,20 +175,28 @@ def test_a_running_app_switches_to_the_model_flask_train_saves(tmp_path):
     assert serving.get("/healthz").get_json()["model"] == "loaded"  # not trained by the app
 
 
-def test_a_model_that_does_not_fit_leaves_the_current_one_serving(tmp_path, caplog):
+def test_a_model_that_does_not_fit_is_refused_and_a_later_one_that_fits_is_served(
+    tmp_path, caplog
+):
     settings = settings_for(tmp_path, MODEL_CHECK_SECONDS=1)
     flask_train(settings, tmp_path / "trainer")
     serving = create_app(settings, instance_path=str(tmp_path / "instance")).test_client()
     answer = listed(serving)
     fingerprint = serving.get("/healthz").get_json()["model_fingerprint"]
+    swap_tastes(Path(settings["RATINGS_PATH"]))  # new data, not trained on yet
 
     elsewhere = settings_for(tmp_path / "other")  # another ratings file than the server's
-    swap_tastes(Path(elsewhere["RATINGS_PATH"]))
+    with open(elsewhere["RATINGS_PATH"], "a", newline="") as handle:
+        csv.writer(handle).writerow(["99", "c1", 3, 1_600_000_999])
     flask_train({**elsewhere, "MODEL_DIR": settings["MODEL_DIR"]}, tmp_path / "trainer")
     with caplog.at_level(logging.ERROR, logger="recommender.reloading"):
         until(lambda: listed(serving) == answer and "Could not switch" in caplog.text)
     assert serving.get("/healthz").get_json()["model_fingerprint"] == fingerprint
     assert "retrain with `flask train`" in caplog.text
+
+    flask_train(settings, tmp_path / "trainer")  # on the server's file as it is now
+    until(lambda: serving.get("/healthz").get_json()["model_fingerprint"] != fingerprint)
+    assert listed(serving)[0].startswith("c")
 
 
 def test_gunicorn_workers_switch_to_a_retrained_model(tmp_path):
