@@ -61,7 +61,7 @@ lint: $(DEV_STAMP)
 # Of the embedded engine only the exclusion, fold-in and top-k are checked. Two workers, on a
 # shared machine; the thread limits keep each one on a single core (and its CPU-time limit
 # meaningful).
-ENGINE_MUTANTS := recommend popular _codes _top _in_genre fold_in add_interaction
+ENGINE_MUTANTS := recommend popular _codes _top _in_genre
 MUTANTS ?= inputs.* services.* personalize.* omdb.* pages.* api.* \
 	recommender.users.* recommender.ranking.* \
 	$(foreach method,$(ENGINE_MUTANTS),recommender.base.x*ǁ$(method)__mutmut_*)

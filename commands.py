@@ -138,21 +138,36 @@ class RecipeChoice(click.Choice):
               help="Recipe to train (default: the RECIPE setting).")
 @with_appcontext
 def train_command(recipe: str | None) -> None:
-    """Train the embedded recommender on RATINGS_PATH and save it in MODEL_DIR (or instance/)."""
+    """Train the embedded recommender on RATINGS_PATH plus the ratings made in the app, and save
+    it in MODEL_DIR (or instance/); a running app switches to it within MODEL_CHECK_SECONDS."""
     recipe = recipe or normalize_recipe(current_app.config.get("RECIPE") or DEFAULT_RECIPE)
     path = ratings_file(None)
     click.echo(f"Reading {path} …")
     interactions = _read_ratings(path)
+    app_ratings = _app_ratings()
     click.echo(
         f"Training {recipe} on {len(interactions):,} interactions "
-        f"({interactions.n_users:,} users, {interactions.n_items:,} items)"
+        f"({interactions.n_users:,} users, {interactions.n_items:,} items) and "
+        f"{len(app_ratings):,} ratings made in the app"
     )
     model = EmbeddedRecommender.train(
-        interactions, recipe=recipe, params=model_params(current_app.config), progress=True
+        interactions, recipe=recipe, params=model_params(current_app.config), progress=True,
+        app_ratings=app_ratings,
     )
     saved = model_path(model_dir(current_app.config, current_app.instance_path), recipe)
-    model.save(saved)
+    model.save(saved)  # atomically: a running app reads the old file or the new, never half
     click.echo(f"Saved {saved} (trained in {model.train_seconds:.1f} s)")
+
+
+def _app_ratings() -> list[tuple[str, str, float, int]]:
+    """Every rating made in the app (none in an app without the wiring, as some tests make)."""
+    wiring = current_app.extensions.get("movies")
+    if wiring is None:
+        return []
+    try:
+        return wiring.store.all()
+    except RecommenderUnavailable as problem:  # e.g. DATABASE_URL's server is down
+        raise click.ClickException(problem.reason) from None
 
 
 # --- flask evaluate --------------------------------------------------------------------------

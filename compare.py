@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from config import redact_account_ids
+from dataset import Interaction
 from metrics_cache import read_evaluation, read_personalize_metrics, saved_when
 from recommender.interface import Recommendation, Recommender, RecommenderUnavailable
 from services import Services
@@ -95,9 +96,9 @@ class Comparison:
 def compare(found: Services, left: Contender, right: Contender, user_id: str,
             instance: str | Path, n: int = COMPARE_LENGTH) -> Comparison:
     """Both contenders' lists for the user, with what they share and their metrics."""
-    rated = [event.item_id for event in found.history(user_id)]
+    history = found.history(user_id)
     fingerprint = _fingerprint(found)
-    columns = [_column(contender, user_id, n, rated, Path(instance), fingerprint)
+    columns = [_column(contender, user_id, n, history, Path(instance), fingerprint)
                for contender in (left, right)]
     for column, other in zip(columns, reversed(columns), strict=True):
         place = {item.item_id: rank for rank, item in enumerate(other.items, start=1)}
@@ -115,14 +116,15 @@ def _fingerprint(found: Services) -> str:
     return interactions.fingerprint if interactions is not None else ""
 
 
-def _column(contender: Contender, user_id: str, n: int, rated: list[str],
+def _column(contender: Contender, user_id: str, n: int, history: list[Interaction],
             instance: Path, fingerprint: str) -> Column:
     column = Column(contender.label, contender.recipe)
     column.metrics, column.metrics_hint = metrics_for(contender, instance, fingerprint)
     try:
         recommender = contender.recommender()
         column.backend = recommender.description
-        listing = recommender.recommend(user_id, n, exclude=rated)
+        rated = [event.item_id for event in history]
+        listing = recommender.recommend(user_id, n, exclude=rated, history=history)
     except RecommenderUnavailable as problem:
         column.problem = problem.reason
         return column

@@ -125,6 +125,13 @@ def _thread_count(value: str) -> int:
     return number
 
 
+def _check_seconds(value: str) -> int:
+    number = _whole_number(value)
+    if not 0 <= number <= MAX_CHECK_SECONDS:
+        raise ValueError(f"expected a whole number of seconds, 0 (never) to {MAX_CHECK_SECONDS}")
+    return number
+
+
 def _recipe(value: str) -> str:
     value = value.strip()
     if value not in RECIPES:
@@ -211,6 +218,7 @@ def _rate_limit(value: str) -> str:
 # threads per process; beyond these a bigger machine wants a second server, not more workers.
 MAX_WORKERS = 64
 MAX_THREADS = 64
+MAX_CHECK_SECONDS = 86_400  # a day: a longer wait for a new model is a restart's job
 
 
 # name: (default, parser). Defaults are what a fresh clone runs with: the embedded recommender
@@ -221,6 +229,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "RECIPE": ("user-personalization", _recipe),
     "MODEL_DIR": ("", _text),
     "TRENDING_WINDOW_DAYS": (DEFAULT_TRENDING_WINDOW_DAYS, _days),
+    # How often each process looks (one stat) for a model that `flask train` saved since.
+    "MODEL_CHECK_SECONDS": (30, _check_seconds),
     "PERSONALIZE_CAMPAIGN_ARN": ("", _arn),
     "PERSONALIZE_RECOMMENDER_ARN": ("", _arn),
     "PERSONALIZE_FILTER_ARN": ("", _arn),

@@ -30,7 +30,12 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.parsers import ResponseParserError
 
 from config import region_of
-from recommender.interface import Recommendation, RecommendationList, RecommenderUnavailable
+from recommender.interface import (
+    Rated,
+    Recommendation,
+    RecommendationList,
+    RecommenderUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +121,11 @@ class PersonalizeRecommender:
         return False  # it answers users it has never seen with popular items, silently
 
     def recommend(
-        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> RecommendationList:
-        """Top-n for the user, none of `exclude`; a genre needs the genre filter.
+        """Top-n for the user, none of `exclude`; a genre needs the genre filter. `history` is
+        ignored: Personalize keeps the user's state itself, from the imports and PutEvents.
 
         Personalize may return items to exclude (without an exclusion filter, or ones rated
         since the last training): ask for as many more as there are, and drop them here.
@@ -155,15 +162,11 @@ class PersonalizeRecommender:
         return self._call(request)
 
     def explain(
-        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> dict[str, str] | None:
         """None: GetRecommendations does not say which rated item led to a recommendation."""
         return None
-
-    def add_interaction(
-        self, user_id: str, item_id: str, rating: float | None, timestamp: int
-    ) -> None:
-        """Nothing here: ratings reach Personalize through PutEvents (`EventSender`)."""
 
     def health(self) -> dict[str, object]:
         # No AWS call here: a health probe must not cost money or fail on throttling.

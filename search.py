@@ -20,12 +20,12 @@ import logging
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from dataset import Catalog, Movie, parse_title
-from recommender.interface import Recommender, RecommenderUnavailable
+from recommender.interface import Rated, Recommender, RecommenderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -163,16 +163,25 @@ class EmbeddedRanker:
     popularity order is not "for you".
     """
 
-    def __init__(self, recommender: Recommender, n_items: int) -> None:
+    def __init__(
+        self,
+        recommender: Recommender,
+        n_items: int,
+        history: Callable[[str], Sequence[Rated]] | None = None,
+    ) -> None:
+        """`history`: reads a user's history from the shared store, so the order follows their
+        newest ratings in every process (None: as the model was trained)."""
         self._recommender = recommender
         self._n_items = max(n_items, 1)
+        self._history = history
 
     @property
     def description(self) -> str:
         return self._recommender.description
 
     def rank(self, user_id: str, item_ids: Sequence[str]) -> list[str] | None:
-        listing = self._recommender.recommend(user_id, self._n_items)
+        history = self._history(user_id) if self._history is not None else None
+        listing = self._recommender.recommend(user_id, self._n_items, history=history)
         if listing.cold_start:
             return None
         order = {item.item_id: place for place, item in enumerate(listing.items)}

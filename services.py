@@ -148,9 +148,9 @@ class Services:
     ) -> Recommended:
         """Recommendations, never of rated movies; a new user rates popular ones first.
 
-        The rated movies come from the history read here, from the shared files and store, and
-        go to the backend as `exclude`: every process then leaves out a rating made in any of
-        them, whatever its own model has seen.
+        The history read here, from the shared files and store, goes to the backend (and its
+        movies as `exclude`): every process then leaves out a rating made in any of them, and
+        the embedded engine's list follows it, whatever its own model has seen.
         """
         recommender = self.recommender
         if genre is not None and not recommender.can_filter_by_genre:
@@ -167,7 +167,7 @@ class Services:
             popular = recommender.popular(n, exclude=rated, genre=genre)
             if popular is not None:
                 return Recommended(popular, cold_start=True, **about)
-        listing = recommender.recommend(user_id, n, exclude=rated, genre=genre)
+        listing = recommender.recommend(user_id, n, exclude=rated, genre=genre, history=history)
         items = self._known_only(listing.items)
         if not listing.cold_start:
             items = self._explained(recommender, user_id, items, history)
@@ -189,7 +189,9 @@ class Services:
         ]
         if not liked:
             return items  # asked "among nothing", a backend may fall back to every rated movie
-        because = recommender.explain(user_id, [item.item_id for item in items], among=liked)
+        because = recommender.explain(
+            user_id, [item.item_id for item in items], among=liked, history=history
+        )
         if because is None:
             return items
         return [replace(item, because=because.get(item.item_id)) for item in items]
@@ -234,17 +236,15 @@ class Services:
     def rate(
         self, user_id: str, item_id: str, rating: float, session_id: str, source: str | None = None
     ) -> RatingOutcome:
-        """Store a rating, let the backend take it in, and send it on to an event tracker.
+        """Store a rating and send it on to an event tracker.
 
-        `source` says who made it (a session, an API token, the sign-in proxy's user).
+        The embedded engine needs no telling: every process reads the user's history from the
+        shared store on their next request. `source` says who made it (a session, an API token,
+        the sign-in proxy's user).
         """
         self.movie(item_id)  # raises UnknownItem
         when = self.store.add(user_id, item_id, rating, source=source)
         events = self.events
-        try:
-            self.recommender.add_interaction(user_id, item_id, rating, when)
-        except RecommenderUnavailable:
-            pass  # the rating is stored; the next page says why recommendations are unavailable
         if events is None:
             return RatingOutcome(when)
         try:

@@ -1,6 +1,7 @@
 """Ratings people make in the app: SQLite under instance/ by default, PostgreSQL via DATABASE_URL.
 
-They are folded into the embedded model at once and included when it is retrained. Both
+Every request reads the user's from here, so every process's answer follows them (the embedded
+engine folds them in); `flask train` takes them into the saved model. Both
 databases go through one SQLAlchemy Core code path and a pooled engine, so a request borrows an
 open connection instead of opening one (issue 11: two new SQLite connections per request cost
 more than the model's recommend).

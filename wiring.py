@@ -8,10 +8,8 @@ and a misspelled name is an error. `Wiring.services` hands the use cases what it
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -21,6 +19,7 @@ from flask import current_app
 
 import config as settings_module
 from dataset import Catalog, DataFileError, Interactions, read_interactions
+from embedded import EmbeddedEngines
 from omdb import DEFAULT_BASE_URL as DEFAULT_OMDB_URL
 from omdb import OmdbClient
 from personalize import (
@@ -48,7 +47,6 @@ T = TypeVar("T")
 # The embedded recipe behind "Trending now" (were it missing from the registry, there would be
 # no Trending shelf on the embedded engine rather than the Most popular one relabelled).
 TRENDING_RECIPE = "trending-now"
-EXTRA_RECIPES_KEPT = 2  # recipes trained on demand (compare page) kept in memory besides RECIPE
 
 
 class Injected(TypedDict, total=False):
@@ -84,8 +82,7 @@ class Wiring:
         # Why a build failed, with the ratings file's signature at the time (for /healthz).
         self._failures: dict[str, tuple[RecommenderUnavailable, object]] = {}
         self._lock = threading.RLock()
-        self._recipes: OrderedDict[str, Recommender] = OrderedDict()
-        self._recipes_lock = threading.Lock()
+        self._engines = EmbeddedEngines(settings, self._instance, self)
         self.services = Services(self)
 
     def _get(self, name: str, build: Callable[[], T]) -> T:
@@ -151,7 +148,7 @@ class Wiring:
 
     @property
     def interactions(self) -> Interactions | None:
-        """The ratings file plus ratings made in the app (None: Personalize without a file).
+        """The ratings file (None: Personalize without one); the app's are in the store.
 
         Raises RecommenderUnavailable when the file cannot be read.
         """
@@ -171,13 +168,15 @@ class Wiring:
     @property
     def recommender(self) -> Recommender:
         """Raises RecommenderUnavailable when it cannot be built (e.g. no ratings file)."""
+        self._engines.poll()  # a newer model from `flask train`, now and then (embedded.py)
         build = self._build_personalize if self.uses_personalize else lambda: self.fallback
         return self._get("recommender", build)
 
     @property
     def fallback(self) -> Recommender:
         """The embedded engine: the default backend, and "more like this" without SIMS."""
-        return self._get("fallback", self._build_embedded)
+        self._engines.poll()
+        return self._get("fallback", self._engines.build)
 
     @property
     def events(self) -> EventSender | None:
@@ -198,10 +197,9 @@ class Wiring:
         if not path.exists() and self.uses_personalize:
             return None
         try:
-            parsed = read_interactions(path, cache_dir=self._instance)
+            return read_interactions(path, cache_dir=self._instance)
         except (OSError, DataFileError) as error:
             raise _unreadable_ratings(error) from error
-        return with_stored_ratings(parsed, self.store.all())
 
     def _build_omdb(self) -> OmdbClient:
         return OmdbClient(
@@ -211,22 +209,21 @@ class Wiring:
             base_url=self._settings["OMDB_BASE_URL"] or DEFAULT_OMDB_URL,
         )
 
-    def _build_embedded(self, recipe: str = "") -> Recommender:
-        interactions = self.interactions
-        if interactions is None:
-            raise RecommenderUnavailable(
-                "There is no ratings file for the embedded recommender.",
-                "Set RATINGS_PATH to the ratings file you imported into Personalize.",
-            )
-        from recommender.base import EmbeddedRecommender  # numpy, implicit: only when needed
+    # -- what the embedded engines need (embedded.EngineParts) -----------------------------
 
-        return EmbeddedRecommender.load_or_train(
-            interactions,
-            settings_module.model_dir(self._settings, self._instance),
-            recipe=recipe or self._settings["RECIPE"],
-            params=settings_module.model_params(self._settings),
-            item_genres=lambda item_id: self.catalog.get(item_id).genres,
-        )
+    def app_ratings(self) -> list[tuple[str, str, float, int]]:
+        return self.store.all()
+
+    def read_interactions(self) -> Interactions | None:
+        return self._build_interactions()
+
+    def serve(self, engine: Recommender, interactions: Interactions | None) -> None:
+        with self._lock:
+            served = self._built.get("fallback")
+            for name in ("fallback", "recommender"):  # the same engine when it is the backend
+                if self._built.get(name, engine) is served:
+                    self._built[name] = engine
+            self._built["interactions"] = interactions
 
     def _build_personalize(self) -> PersonalizeRecommender:
         settings = self._settings
@@ -273,7 +270,7 @@ class Wiring:
         # Made anew each time (it is cheap), so a failing fallback is not remembered as ours.
         interactions = self.interactions
         n_items = interactions.n_items if interactions is not None else 0
-        return EmbeddedRanker(self.fallback, n_items)
+        return EmbeddedRanker(self.fallback, n_items, self.services.history)
 
     def _runtime_for(self, arn: str) -> Any:
         """The personalize-runtime client for the per-shelf and ranking ARNs (one for all)."""
@@ -341,16 +338,10 @@ class Wiring:
 
     def embedded_recipe(self, recipe: str) -> Recommender:
         """The embedded engine on another recipe: loaded or trained on first use, then kept
-        (the RECIPE setting's is the fallback; EXTRA_RECIPES_KEPT others, least recent out)."""
+        (the RECIPE setting's is the fallback; embedded.EXTRA_RECIPES_KEPT others)."""
         if recipe == self._settings["RECIPE"]:
             return self.fallback
-        with self._recipes_lock:  # one training per recipe, however many pages ask at once
-            if recipe not in self._recipes:
-                self._recipes[recipe] = self._build_embedded(recipe)
-                while len(self._recipes) > EXTRA_RECIPES_KEPT:
-                    self._recipes.popitem(last=False)
-            self._recipes.move_to_end(recipe)
-            return self._recipes[recipe]
+        return self._engines.other(recipe)
 
     def warm_up(self) -> None:
         """Build everything now, so the first visitor doesn't wait for training."""
@@ -369,18 +360,6 @@ def current_wiring() -> Wiring:
 def current_services() -> Services:
     """The use cases of the app handling this request."""
     return current_wiring().services
-
-
-def with_stored_ratings(
-    interactions: Interactions, stored: list[tuple[str, str, float, int]]
-) -> Interactions:
-    """The ratings file plus ratings made in the app, so retraining includes them."""
-    if not stored:
-        return interactions
-    stored_digest = hashlib.sha256(repr(stored).encode()).hexdigest()
-    return interactions.with_rows(
-        stored, fingerprint=f"{interactions.fingerprint}+app-ratings:{stored_digest}"
-    )
 
 
 def _unreadable_ratings(error: Exception) -> RecommenderUnavailable:

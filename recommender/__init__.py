@@ -12,10 +12,13 @@ neither numpy nor implicit. The modules, each importing only those above it:
 - `interface`: the `Recommender` protocol, its result types and `RecommenderUnavailable`.
 - `metrics`: Personalize's offline metric names, their definitions and `metrics_table`.
 - `recipes`: the registry: each recipe's name and the module:class that implements it.
-- `model_files`: `ModelParams`, `TrainedModel`, fingerprints, and saving and loading a model.
+- `model_files`: `ModelParams`, `TrainedModel`, fingerprints, and saving and loading a model
+  (with the app's ratings it was trained on).
+- `reloading`: `ModelWatch`, which notices a model file `flask train` replaced (one stat).
 - `weights`: each interaction's confidence, and the users x items matrix of them.
 - `ranking`: `top_items`, the cut every list goes through.
-- `users`: `UserState` and fold-in: a user's state from training or from their history.
+- `users`: `UserState` and fold-in: a user's state from training or from the history the caller
+  read, the states last computed kept in a bounded LRU.
 - `sequence`: the "rated next" matrix and score.
 - `base`: `EmbeddedRecommender`, what every recipe shares (training, saving, recommending).
 - one module per recipe, as `recipes.RECIPE_CLASSES` names them: a subclass of the base each.

@@ -5,8 +5,9 @@ exclusions, the genre filter and the cut (ranking.py), popular items, the cold s
 saving and loading. A recipe (recipes.py lists them) is a subclass that says how it trains
 (`fit_parts`) and how it scores a user (`_scores`); it may add item similarity (`_similar`,
 `_similarity`) and user vectors for fold-in (`_trained_user_vector`, `_folded_user_vector`).
-Users absent from training are folded in at query time, which is also how the offline
-evaluation queries its held-out users, so it measures the code the app serves.
+A user whose history (as the caller read it) differs from what the model was trained on, a new
+user or a new rating, is folded in at query time, which is also how the offline evaluation
+queries its held-out users, so it measures the code the app serves.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,9 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from dataset import Interaction, Interactions
-from recommender.interface import Recommendation, RecommendationList
+from dataset import Interactions
+from recommender.interface import Rated, Recommendation, RecommendationList
 from recommender.model_files import (
+    AppRating,
     ModelParams,
     Part,
     StaleModelError,
@@ -33,6 +35,7 @@ from recommender.model_files import (
     model_fingerprint,
     model_path,
     save_model,
+    with_app_ratings,
 )
 from recommender.ranking import top_items
 from recommender.recipes import DEFAULT_RECIPE, RECIPE_CLASSES, normalize_recipe
@@ -162,11 +165,15 @@ class EmbeddedRecommender:
         params: ModelParams | None = None,
         progress: bool = False,
         item_genres: ItemGenres | None = None,
+        app_ratings: Sequence[AppRating] = (),
     ) -> EmbeddedRecommender:
-        """Train a recipe (default: this class's, or DEFAULT_RECIPE) and serve it."""
+        """Train a recipe (default: this class's, or DEFAULT_RECIPE) and serve it; on the
+        ratings file plus `app_ratings` (made in the app), which the saved model records."""
         chosen = recipe_class(recipe or cls.name or DEFAULT_RECIPE)
-        model, matrix = chosen.fit(interactions, params, progress)
-        return chosen(model, interactions, matrix, item_genres=item_genres)
+        data = with_app_ratings(interactions, app_ratings)
+        model, matrix = chosen.fit(data, params, progress)
+        model.app_ratings = tuple(app_ratings)
+        return chosen(model, data, matrix, item_genres=item_genres)
 
     @classmethod
     def load(
@@ -180,7 +187,8 @@ class EmbeddedRecommender:
     ) -> EmbeddedRecommender:
         """Load a saved model; StaleModelError when it was not trained on these settings."""
         model = load_model(path, interactions, recipe, params)
-        return recipe_class(model.recipe)(model, interactions, item_genres=item_genres)
+        data = with_app_ratings(interactions, model.app_ratings)
+        return recipe_class(model.recipe)(model, data, item_genres=item_genres)
 
     @classmethod
     def load_or_train(
@@ -192,9 +200,12 @@ class EmbeddedRecommender:
         params: ModelParams | None = None,
         progress: bool = False,
         item_genres: ItemGenres | None = None,
+        app_ratings: Callable[[], Sequence[AppRating]] = tuple,
     ) -> EmbeddedRecommender:
         """Reuse model_dir's saved model when it matches; otherwise train and save one.
 
+        A saved model matches whatever ratings were made in the app since it was trained (they
+        are folded in per request); a new one is trained on the file plus `app_ratings()`.
         `item_genres` gives an item's genres, for `genre=`; without it there is no genre filter.
         """
         recipe = normalize_recipe(recipe)
@@ -208,9 +219,8 @@ class EmbeddedRecommender:
                 logger.info("Retraining: %s", error)
             except (OSError, ValueError, KeyError) as error:
                 logger.warning("Retraining: cannot read %s (%s)", path, error)
-        model = cls.train(
-            interactions, recipe=recipe, params=params, progress=progress, item_genres=item_genres
-        )
+        model = cls.train(interactions, recipe=recipe, params=params, progress=progress,
+                          item_genres=item_genres, app_ratings=app_ratings())
         try:
             model.save(path)
         except OSError as error:  # a read-only instance/ should not stop the app
@@ -262,6 +272,8 @@ class EmbeddedRecommender:
             "items": len(self._model.item_ids),
             "interactions": len(self._interactions),
             "model": "loaded" if "loaded_from" in self._model.extras else "trained",
+            "model_fingerprint": self._model.fingerprint[:16],
+            "users_kept": self._users.cached,  # states this process keeps (bounded)
         }
 
     def recommend(
@@ -271,12 +283,14 @@ class EmbeddedRecommender:
         *,
         exclude: Collection[str] = (),
         genre: str | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> RecommendationList:
         """Top-n items for the user; an unknown user gets the popular items, flagged cold_start.
 
-        Never an item of `exclude` or one the model holds as rated by the user.
+        `history`: the user's whole history as read now (None: as trained). Never an item of
+        `exclude` or one the user rated.
         """
-        state = self._users.state(user_id)
+        state = self._users.state(user_id, history)
         if state is None or state.rated.size == 0:  # nothing known about them yet
             popular = self.popular(n, exclude=exclude, genre=genre)
             return RecommendationList(popular, cold_start=True)
@@ -291,15 +305,17 @@ class EmbeddedRecommender:
         return self._similar(code, n)
 
     def explain(
-        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> dict[str, str]:
         """For each item, the user's rated item that leads to it most ("because you rated X").
 
         That is the rated item (of `among`, when given: say, the ones the user liked) with the
         highest similarity to it, weighted by how much the rating counts (its stars and
         recency, as in training). Empty for an unknown user or a recipe without similarity.
+        `history` as for `recommend`.
         """
-        state = self._users.state(user_id)
+        state = self._users.state(user_id, history)
         codes = self._codes(item_ids)
         if state is None or state.rated.size == 0 or codes.size == 0:
             return {}
@@ -341,16 +357,6 @@ class EmbeddedRecommender:
     def in_training(self, user_id: str) -> bool:
         """Whether the model was trained on this user's interactions (folded-in users were not)."""
         return self._users.in_training(user_id)
-
-    def fold_in(self, user_id: str, history: Iterable[Interaction]) -> None:
-        """Set a user's whole history and recompute their state, without retraining."""
-        self._users.fold_in(user_id, history)
-
-    def add_interaction(
-        self, user_id: str, item_id: str, rating: float | None, timestamp: int
-    ) -> None:
-        """Fold one new interaction into the user's profile (a new user starts one)."""
-        self._users.add_interaction(user_id, Interaction(item_id, rating, timestamp))
 
     # -- shared by the recipes -----------------------------------------------------------------
 

@@ -37,9 +37,29 @@ class RecommenderUnavailable(Exception):
         self.hint = hint
 
 
+class Rated(Protocol):
+    """One of a user's ratings as the use cases read them (dataset.Interaction is one)."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def rating(self) -> float | None: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+
 class Recommender(Protocol):
     """A recommendation backend. Every method means the same on every backend; a backend that
-    cannot do something answers None there, or says so through a capability property."""
+    cannot do something answers None there, or says so through a capability property.
+
+    `history`, where a method takes it, is the user's whole history as the shared files and
+    store hold it now (oldest first), read by the caller on every request. A backend that
+    derives the user's state from it (the embedded engine) then answers the same in every
+    process, whoever took the last rating; one that keeps its own (Personalize, fed by
+    PutEvents) ignores it. None: the backend's own idea of the user.
+    """
 
     @property
     def description(self) -> str:
@@ -65,7 +85,8 @@ class Recommender(Protocol):
         ...
 
     def recommend(
-        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None
+        self, user_id: str, n: int, *, exclude: Collection[str] = (), genre: str | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> RecommendationList:
         """Top-n items for the user, none of `exclude`, all of `genre` when given."""
         ...
@@ -81,15 +102,10 @@ class Recommender(Protocol):
         ...
 
     def explain(
-        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None
+        self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> dict[str, str] | None:
         """For each item, the rated item (of `among`) behind it; None: this backend cannot tell."""
-        ...
-
-    def add_interaction(
-        self, user_id: str, item_id: str, rating: float | None, timestamp: int
-    ) -> None:
-        """Take a rating made in the app into account now, where the backend can."""
         ...
 
     def health(self) -> dict[str, object]:

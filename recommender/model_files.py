@@ -2,8 +2,11 @@
 
 A model is one file under instance/ (`model_path`), reused while the ratings file, the recipe
 and the parameters are unchanged: the fingerprint covers all three, and MODEL_FORMAT the file's
-layout. What a recipe learnt is kept in `TrainedModel.parts` by name, so a new recipe saves and
-loads its own arrays with no change here.
+layout. The ratings made in the app that a model was trained on are saved in it too
+(`TrainedModel.app_ratings`), so loading rebuilds exactly the data it learnt from; ratings made
+since do not make it stale (they are folded in until the next `flask train`). What a recipe
+learnt is kept in `TrainedModel.parts` by name, so a new recipe saves and loads its own arrays
+with no change here.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,10 @@ from recommender.recipes import DEFAULT_RECIPE, DEFAULT_TRENDING_WINDOW_DAYS, no
 MODEL_FORMAT = 2
 # What every model file holds besides its recipe's parts.
 _HEADER = ("format", "recipe", "params", "fingerprint", "item_ids", "user_ids", "popularity",
-           "rating_range", "train_seconds")
+           "rating_range", "train_seconds", "app_user_ids", "app_item_ids", "app_ratings",
+           "app_timestamps")
+
+AppRating = tuple[str, str, float, int]  # a rating made in the app: USER_ID, ITEM_ID, RATING, TIME
 
 Part = np.ndarray | sp.csr_matrix  # a sparse part has a row per item or user, a column per item
 
@@ -94,6 +100,8 @@ class TrainedModel:
     # What the recipe learnt, by name ("item_factors", "similarity", …).
     parts: dict[str, Part] = field(default_factory=dict)
     train_seconds: float = 0.0
+    # The ratings made in the app that training added to the ratings file, as of training.
+    app_ratings: tuple[AppRating, ...] = ()
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -115,6 +123,17 @@ def data_fingerprint(interactions: Interactions) -> str:
     return "arrays:" + digest.hexdigest()
 
 
+def with_app_ratings(interactions: Interactions, rows: Sequence[AppRating]) -> Interactions:
+    """The ratings file followed by ratings made in the app, fingerprinted as the two together."""
+    if not rows:
+        return interactions
+    rows = [(str(user), str(item), float(rating), int(when)) for user, item, rating, when in rows]
+    digest = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return interactions.with_rows(
+        rows, fingerprint=f"{interactions.fingerprint}+app-ratings:{digest}"
+    )
+
+
 def model_fingerprint(interactions: Interactions, recipe: str, params: ModelParams) -> str:
     text = f"{MODEL_FORMAT}|{data_fingerprint(interactions)}|{recipe}|{params.to_json()}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -133,6 +152,11 @@ def save_model(model: TrainedModel, path: str | Path) -> None:
         "rating_range": np.asarray(model.rating_range),
         "train_seconds": np.asarray(model.train_seconds),
     }
+    app = list(zip(*model.app_ratings, strict=True)) or [(), (), (), ()]
+    arrays |= {"app_user_ids": np.asarray(app[0], dtype=str),
+               "app_item_ids": np.asarray(app[1], dtype=str),
+               "app_ratings": np.asarray(app[2], dtype=np.float64),
+               "app_timestamps": np.asarray(app[3], dtype=np.int64)}
     for name, part in model.parts.items():
         if sp.issparse(part):  # as three arrays: npz holds no sparse matrices
             arrays |= {f"{name}_data": part.data, f"{name}_indices": part.indices,
@@ -150,14 +174,19 @@ def load_model(
     recipe: str | None = None,
     params: ModelParams | None = None,
 ) -> TrainedModel:
-    """A saved model; StaleModelError when it was not trained on these data and settings."""
+    """A saved model; StaleModelError when it was not trained on these data and settings.
+
+    `interactions` are the ratings file's; the app's ratings the model recorded are added to them
+    before the check, so ratings made in the app since training never make a model stale.
+    """
     with np.load(path, allow_pickle=False) as saved:
         if int(saved["format"]) != MODEL_FORMAT:
             raise StaleModelError(f"{path}: saved by another version of the engine")
         saved_recipe = str(saved["recipe"])
         saved_params = ModelParams.from_json(str(saved["params"]))
+        app_ratings = _app_ratings(saved)
         expected = model_fingerprint(
-            interactions,
+            with_app_ratings(interactions, app_ratings),
             normalize_recipe(recipe) if recipe else saved_recipe,
             params or saved_params,
         )
@@ -175,9 +204,19 @@ def load_model(
             rating_range=tuple(saved["rating_range"].tolist()),
             parts=_load_parts(saved, len(saved["item_ids"])),
             train_seconds=float(saved["train_seconds"]),
+            app_ratings=app_ratings,
         )
     model.extras["loaded_from"] = str(path)
     return model
+
+
+def _app_ratings(saved: Mapping[str, np.ndarray]) -> tuple[AppRating, ...]:
+    """The app's ratings a model was trained on (none in a file saved before they were kept)."""
+    if "app_user_ids" not in saved:
+        return ()
+    columns = (saved[name].tolist() for name in
+               ("app_user_ids", "app_item_ids", "app_ratings", "app_timestamps"))
+    return tuple(zip(*columns, strict=True))
 
 
 def _load_parts(saved: Mapping[str, np.ndarray], n_items: int) -> dict[str, Part]:

@@ -10,14 +10,14 @@ Every user gets the same list minus what they rated, a user the model has never 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from dataset import Interactions
 from recommender.base import EmbeddedRecommender
-from recommender.interface import Recommendation, RecommendationList
+from recommender.interface import Rated, Recommendation, RecommendationList
 from recommender.model_files import Part, TrainedModel
 from recommender.ranking import top_items
 from recommender.users import UserState
@@ -60,9 +60,10 @@ class TrendingNow(EmbeddedRecommender):
         *,
         exclude: Collection[str] = (),
         genre: str | None = None,
+        history: Sequence[Rated] | None = None,
     ) -> RecommendationList:
         """The trending items, for a user unknown to the model too; never one the user rated."""
-        state = self._users.state(user_id)
+        state = self._users.state(user_id, history)
         rated = state.rated if state is not None else np.empty(0, dtype=np.int64)
         excluded = np.concatenate([rated, self._codes(exclude)]).astype(np.int64)
         return RecommendationList(self._top(self._trend.copy(), n, excluded, genre))

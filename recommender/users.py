@@ -1,20 +1,27 @@
-"""Each user's state, and fold-in: how a user the model was not trained on gets one.
+"""Each user's state, and fold-in: a user's state from the history the caller read.
 
-A training user's state comes from the model; any other user's is computed from their history
-(`state_from_history`) the way training computes it, without retraining. `Users` keeps the
-folded-in states (the app's own ratings, evaluation's held-out users) under a lock.
+The caller (the use cases, the offline evaluation) passes the user's whole history, read from
+the shared files and store on every request, so every process gives the same answer. A history
+equal to what the model was trained on gets the training user's state from the model; any other
+is folded in: computed the way training computes it (`state_from_history`), without retraining.
+`Users` keeps the states last computed in a bounded LRU keyed by the user and a digest of their
+history, so a repeated request costs a lookup and memory stays bounded; it is never the source
+of truth, since a changed history is a different key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from dataset import Interaction, Interactions
+from dataset import Interactions
+from recommender.interface import Rated
 from recommender.model_files import TrainedModel
 from recommender.weights import interaction_weights, time_order
 
@@ -22,6 +29,9 @@ from recommender.weights import interaction_weights, time_order
 # row (1 x items) when folding in. None: the recipe has no user vectors.
 TrainedVector = Callable[[int], np.ndarray | None]
 FoldedVector = Callable[[sp.csr_matrix], np.ndarray | None]
+# Users whose state each process keeps (~2.5 kB each on MovieLens 100k); one more evicts the one
+# asked for least recently, whose next request computes it again.
+USERS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ def recent_items(interactions: Interactions, count: int) -> tuple[np.ndarray, np
 
 
 def state_from_history(
-    history: Sequence[Interaction],
+    history: Sequence[Rated],
     model: TrainedModel,
     item_index: Mapping[str, int],
     folded_vector: FoldedVector,
@@ -80,7 +90,7 @@ def state_from_history(
 
 
 class Users:
-    """Every user's state: a training user's from the model, others' from a folded-in history."""
+    """Every user's state: a training user's from the model, others' from their history."""
 
     def __init__(
         self,
@@ -92,9 +102,11 @@ class Users:
         recent_count: int | None,
         trained_vector: TrainedVector,
         folded_vector: FoldedVector,
+        kept: int = USERS_KEPT,
     ) -> None:
-        """`rated`: each training user's weighted row; `recent_count`: how many of their newest
-        items to keep for their state (None: none, the recipe has no use for them)."""
+        """`interactions`: what the model was trained on; `rated`: each training user's weighted
+        row; `recent_count`: how many of their newest items to keep for their state (None:
+        none, the recipe has no use for them); `kept`: how many users' states to keep."""
         self._model = model
         self._interactions = interactions
         self._item_index = item_index
@@ -103,7 +115,8 @@ class Users:
         self._recent = recent_items(interactions, recent_count) if recent_count else None
         self._trained_vector = trained_vector
         self._folded_vector = folded_vector
-        self._folded: dict[str, tuple[tuple[Interaction, ...], UserState]] = {}
+        self._kept = kept
+        self._states: OrderedDict[tuple[str, bytes], UserState | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -113,11 +126,42 @@ class Users:
     def in_training(self, user_id: str) -> bool:
         return user_id in self._user_index
 
-    def state(self, user_id: str) -> UserState | None:
-        """The user's state; None for a user the model has never heard of."""
-        folded = self._folded.get(user_id)
-        if folded is not None:
-            return folded[1]
+    @property
+    def cached(self) -> int:
+        """How many users' states are kept right now (at most `kept`)."""
+        return len(self._states)
+
+    def state(self, user_id: str, history: Sequence[Rated] | None = None) -> UserState | None:
+        """The user's state for this history (None: as trained); None for a user without one."""
+        if history is None:
+            return self._trained_state(user_id)
+        if not history:
+            return None  # cold start: nothing to compute, nothing to keep
+        key = (user_id, history_digest(history))
+        with self._lock:
+            if key in self._states:
+                self._states.move_to_end(key)
+                return self._states[key]
+        state = self._state_for(user_id, history)
+        with self._lock:
+            self._states[key] = state
+            while len(self._states) > self._kept:
+                self._states.popitem(last=False)
+        return state
+
+    def _state_for(self, user_id: str, history: Sequence[Rated]) -> UserState | None:
+        if self._as_trained(user_id, history):
+            return self._trained_state(user_id)
+        return state_from_history(history, self._model, self._item_index, self._folded_vector)
+
+    def _as_trained(self, user_id: str, history: Sequence[Rated]) -> bool:
+        """Whether the history holds exactly the interactions the model was trained on."""
+        if user_id not in self._user_index:
+            return False
+        trained = self._interactions.history(user_id)
+        return len(trained) == len(history) and set(trained) == set(history)
+
+    def _trained_state(self, user_id: str) -> UserState | None:
         code = self._user_index.get(user_id)
         if code is None:
             return None
@@ -133,22 +177,8 @@ class Users:
             recent,
         )
 
-    def from_history(self, history: Sequence[Interaction]) -> UserState:
-        return state_from_history(history, self._model, self._item_index, self._folded_vector)
 
-    def fold_in(self, user_id: str, history: Iterable[Interaction]) -> None:
-        """Set a user's whole history and recompute their state, without retraining."""
-        history = tuple(history)
-        state = self.from_history(history)
-        with self._lock:
-            self._folded[user_id] = (history, state)
-
-    def add_interaction(self, user_id: str, interaction: Interaction) -> None:
-        """Fold one new interaction into the user's history (a new user starts one)."""
-        with self._lock:
-            folded = self._folded.get(user_id)
-            history = (
-                folded[0] if folded is not None else tuple(self._interactions.history(user_id))
-            )
-            history = (*history, interaction)
-            self._folded[user_id] = (history, self.from_history(history))
+def history_digest(history: Sequence[Rated]) -> bytes:
+    """A short digest of a history: a changed, added or removed rating changes it."""
+    text = "\x1e".join(f"{row.item_id}\x1f{row.rating}\x1f{row.timestamp}" for row in history)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()

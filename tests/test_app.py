@@ -488,7 +488,9 @@ def test_an_unexpected_error_is_a_500_page_without_a_traceback(make_app, caplog)
 
         can_filter_by_genre = flags_cold_start = True
 
-        def recommend(self, user_id, n, *, exclude=(), genre=None) -> RecommendationList:
+        def recommend(
+            self, user_id, n, *, exclude=(), genre=None, history=None
+        ) -> RecommendationList:
             raise RuntimeError("boom at /secret/path")
 
     response = make_app(recommender=Broken()).test_client().get("/recommendations?user_id=1")

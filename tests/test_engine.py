@@ -201,13 +201,13 @@ def test_the_sequence_score_favours_what_follows_the_newest_item():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=2)
     )
-    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
-    assert ids(model.recommend("2 then 7", 1)) == ["Step 8"]
-    assert ids(model.recommend("7 then 2", 1)) == ["Step 3"]
+    two_then_seven = [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)]
+    seven_then_two = [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)]
+    assert ids(model.recommend("2 then 7", 1, history=two_then_seven)) == ["Step 8"]
+    assert ids(model.recommend("7 then 2", 1, history=seven_then_two)) == ["Step 3"]
     # A new interaction becomes the newest: the list turns to what follows it.
-    model.add_interaction("7 then 2", "Step 10", 4.0, 3)
-    assert ids(model.recommend("7 then 2", 1)) == ["Step 11"]
+    newer = [*seven_then_two, Interaction("Step 10", 4.0, 3)]
+    assert ids(model.recommend("7 then 2", 1, history=newer)) == ["Step 11"]
 
 
 def test_without_the_sequence_score_the_order_of_a_history_does_not_matter():
@@ -215,9 +215,11 @@ def test_without_the_sequence_score_the_order_of_a_history_does_not_matter():
     model = EmbeddedRecommender.train(
         interactions, params=replace(ORDERLESS_ALS, sequence_weight=0)
     )
-    model.fold_in("2 then 7", [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)])
-    model.fold_in("7 then 2", [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)])
-    assert model.recommend("2 then 7", 5) == model.recommend("7 then 2", 5)
+    two_then_seven = [Interaction("Step 2", 4.0, 1), Interaction("Step 7", 4.0, 2)]
+    seven_then_two = [Interaction("Step 7", 4.0, 1), Interaction("Step 2", 4.0, 2)]
+    assert model.recommend("2 then 7", 5, history=two_then_seven) == model.recommend(
+        "7 then 2", 5, history=seven_then_two
+    )
 
 
 def test_training_users_get_the_sequence_score_from_their_own_newest_items():
@@ -284,24 +286,28 @@ def test_explain_has_nothing_to_say_without_history_or_similarity(models):
 # --- fold-in ---------------------------------------------------------------------------------
 
 
-def test_add_interaction_folds_a_new_user_in_without_retraining(interactions):
+def test_a_new_users_history_is_folded_in_without_retraining(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
     before = model.recommend("h0", 10)
-    for offset, film in enumerate(("Comedy 1", "Comedy 2", "Comedy 3")):
-        model.add_interaction("newcomer", film, 5.0, 1_600_000_000 + offset)
-    result = model.recommend("newcomer", 4)
+    history = [Interaction(film, 5.0, 1_600_000_000 + offset)
+               for offset, film in enumerate(("Comedy 1", "Comedy 2", "Comedy 3"))]
+    result = model.recommend("newcomer", 4, history=history)
     assert not result.cold_start
     assert all(item in COMEDY for item in ids(result))
-    assert not {"Comedy 1", "Comedy 2", "Comedy 3"} & set(ids(model.recommend("newcomer", 50)))
+    everything = set(ids(model.recommend("newcomer", 50, history=history)))
+    assert not {"Comedy 1", "Comedy 2", "Comedy 3"} & everything
+    assert model.recommend("newcomer", 4).cold_start  # without the history: nothing known
     assert model.recommend("h0", 10) == before  # other users keep their trained factors
 
 
-def test_add_interaction_updates_a_known_user(interactions):
+def test_a_known_users_new_rating_changes_their_list(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
-    before = ids(model.recommend("h5", 30))
+    trained = interactions.history("h5")
+    before = ids(model.recommend("h5", 30, history=trained))
+    assert before == ids(model.recommend("h5", 30))  # their history as trained: as trained
     newly_rated = before[0]
-    model.add_interaction("h5", newly_rated, 5.0, 1_700_000_000)
-    after = ids(model.recommend("h5", 30))
+    history = [*trained, Interaction(newly_rated, 5.0, 1_700_000_000)]
+    after = ids(model.recommend("h5", 30, history=history))
     assert newly_rated not in after
     assert not rated_by(interactions, "h5") & set(after)
     assert after != before
@@ -309,8 +315,8 @@ def test_add_interaction_updates_a_known_user(interactions):
 
 def test_a_history_of_items_new_since_training_is_still_cold_start(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
-    model.fold_in("someone", [Interaction("Brand New Film", 5.0, 1)])
-    result = model.recommend("someone", 3, exclude=["Horror 0"])
+    history = [Interaction("Brand New Film", 5.0, 1)]
+    result = model.recommend("someone", 3, exclude=["Horror 0"], history=history)
     assert result.cold_start
     assert ids(result) == ids(model.popular(3, exclude=["Horror 0"]))
 
@@ -318,19 +324,22 @@ def test_a_history_of_items_new_since_training_is_still_cold_start(interactions)
 def test_recommend_is_safe_alongside_fold_ins(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
     errors: list[BaseException] = []
+    trained = interactions.history("c1")
 
     def read() -> None:
         try:
             for _ in range(200):
-                assert len(model.recommend("c1", 5).items) == 5
+                assert len(model.recommend("c1", 5, history=trained).items) == 5
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             errors.append(error)
 
     readers = [threading.Thread(target=read) for _ in range(4)]
     for thread in readers:
         thread.start()
+    history = list(trained)
     for offset in range(50):
-        model.add_interaction("c1", HORROR[offset % 12], 3.0, 1_800_000_000 + offset)
+        history.append(Interaction(HORROR[offset % 12], 3.0, 1_800_000_000 + offset))
+        assert model.recommend("c1", 5, history=history).items
     for thread in readers:
         thread.join()
     assert errors == []
