@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from dataset import Interactions
 from recommender.interface import Rated
 from recommender.model_files import TrainedModel
-from recommender.weights import interaction_weights, time_order
+from recommender.weights import interaction_weights
 
 # A recipe's latent vector for a user: from their row in training, or from a weighted history
 # row (1 x items) when folding in. None: the recipe has no user vectors.
@@ -44,7 +44,7 @@ class UserState:
 
 def recent_items(interactions: Interactions, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Each user's newest `count` item codes, oldest first, as (indptr, codes) by user code."""
-    order = time_order(interactions.users, interactions.timestamps)
+    order = interactions.time_order
     users = interactions.users[order]
     ends = np.cumsum(np.bincount(users, minlength=interactions.n_users))
     from_newest = ends[users] - 1 - np.arange(len(order))

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dataset import Interactions
+from dataset.interactions import time_order
 from recommender.model_files import ModelParams
 
 
@@ -19,8 +20,12 @@ def interaction_weights(
     timestamps: np.ndarray,
     params: ModelParams,
     rating_range: tuple[float, float],
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Confidence of each interaction, from its rating and its recency in its user's history."""
+    """Confidence of each interaction, from its rating and its recency in its user's history.
+
+    `order`: the rows' `time_order`, when the caller has it already.
+    """
     weights = np.ones(len(users), dtype=np.float32)
     if params.rating_weight:
         low, high = rating_range
@@ -29,27 +34,25 @@ def interaction_weights(
         scaled = np.clip(np.nan_to_num(scaled, nan=0.5), 0.0, 1.0)
         weights *= 1.0 + params.rating_weight * scaled
     if params.recency_half_life > 0:
-        age = _ranks_from_newest(users, timestamps)
+        age = _ranks_from_newest(users, timestamps, order)
         decay = 0.5 ** (age / params.recency_half_life)
         weights *= params.recency_floor + (1.0 - params.recency_floor) * decay
     return weights.astype(np.float32)
 
 
-def _ranks_from_newest(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+def _ranks_from_newest(
+    users: np.ndarray, timestamps: np.ndarray, order: np.ndarray | None
+) -> np.ndarray:
     """0 for each user's newest interaction, 1 for the one before, and so on (ties by row)."""
     rows = np.arange(len(users))
-    order = time_order(users, timestamps)
+    if order is None:
+        order = time_order(users, timestamps)
     counts = np.bincount(users)
     starts = np.cumsum(counts) - counts
     sorted_users = users[order]
     ranks = np.empty(len(users), dtype=np.float32)
     ranks[order] = counts[sorted_users] - 1 - (rows - starts[sorted_users])
     return ranks
-
-
-def time_order(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    """Row order by user, then time; equal timestamps keep file order."""
-    return np.lexsort((np.arange(len(users)), timestamps, users))
 
 
 def rating_range(ratings: np.ndarray) -> tuple[float, float]:
@@ -63,7 +66,12 @@ def user_item_matrix(
 ) -> sp.csr_matrix:
     """Users x items confidence matrix; repeated interactions add up."""
     weights = interaction_weights(
-        interactions.users, interactions.ratings, interactions.timestamps, params, rating_range
+        interactions.users,
+        interactions.ratings,
+        interactions.timestamps,
+        params,
+        rating_range,
+        interactions.time_order,
     )
     shape = (interactions.n_users, interactions.n_items)
     matrix = sp.csr_matrix((weights, (interactions.users, interactions.items)), shape=shape)
