@@ -77,6 +77,7 @@ class EmbeddedRecommender:
         self._id_rank = np.argsort(np.argsort(np.asarray(model.item_ids), kind="stable"))
         self._popular_order = np.lexsort((self._id_rank, -model.popularity))
         self._popular_score = model.popularity.astype(np.float32)
+        self._tie_rank = self._id_rank  # equal scores in ITEM_ID order; a recipe may say otherwise
         self._prepare()
         if rated is None:
             rated = user_item_matrix(interactions, model.params, model.rating_range)
@@ -369,7 +370,7 @@ class EmbeddedRecommender:
             n,
             excluded,
             item_ids=self._model.item_ids,
-            tie_rank=self._id_rank,
+            tie_rank=self._tie_rank,
             allowed=self._in_genre(genre),
         )
 

@@ -17,9 +17,8 @@ import scipy.sparse as sp
 
 from dataset import Interactions
 from recommender.base import EmbeddedRecommender
-from recommender.interface import Rated, Recommendation, RecommendationList
+from recommender.interface import Rated, RecommendationList
 from recommender.model_files import Part, TrainedModel
-from recommender.ranking import top_items
 from recommender.users import UserState
 
 SECONDS_PER_DAY = 86_400
@@ -67,18 +66,6 @@ class TrendingNow(EmbeddedRecommender):
         rated = state.rated if state is not None else np.empty(0, dtype=np.int64)
         excluded = np.concatenate([rated, self._codes(exclude)]).astype(np.int64)
         return RecommendationList(self._top(self._trend.copy(), n, excluded, genre))
-
-    def _top(
-        self, scores: np.ndarray, n: int, excluded: np.ndarray, genre: str | None = None
-    ) -> list[Recommendation]:
-        return top_items(
-            scores,
-            n,
-            excluded,
-            item_ids=self._model.item_ids,
-            tie_rank=self._tie_rank,
-            allowed=self._in_genre(genre),
-        )
 
 
 def window_counts(interactions: Interactions, window_days: float) -> tuple[np.ndarray, np.ndarray]:
