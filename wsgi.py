@@ -12,6 +12,7 @@ made: store.py's pooled connections and omdb.py's thread pool are remade in each
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from collections.abc import Mapping
@@ -60,8 +61,16 @@ def check_production(settings: Mapping[str, Any]) -> None:
         )
 
 
+# Pages served before a new worker accepts: its first few pages, not only the first, were
+# slower (each new user's page touches shared memory the earlier ones did not).
+WARM_UP_USERS = 10
+# A documentation address (TEST-NET-1, RFC 5737): the warm-up's requests count against no
+# real client's rate limit.
+WARM_UP_CLIENT = "192.0.2.1"
+
+
 def warm_worker(app: Flask) -> None:
-    """In a worker just forked, before it accepts: one page through the whole request path.
+    """In a worker just forked, before it accepts: a few pages through the whole request path.
 
     A fresh worker shares the master's memory until it writes to it, and its first request
     writes to thousands of shared pages (reference counts, caches), each copied on the spot:
@@ -74,11 +83,14 @@ def warm_worker(app: Flask) -> None:
     interactions = wiring.interactions
     if interactions is None or not interactions.n_users:
         return
-    query = f"?user_id={quote(interactions.user_ids[0], safe='')}"
     client = app.test_client()
     try:
-        for path in ("/api/recommendations", "/recommendations"):
-            client.get(path + query)
+        pairs = zip(interactions.user_ids, interactions.item_ids, strict=False)
+        for user_id, item_id in itertools.islice(pairs, WARM_UP_USERS):
+            user, item = quote(user_id, safe=""), quote(item_id, safe="")
+            for path in (f"/api/recommendations?user_id={user}", f"/recommendations?user_id={user}",
+                         f"/movies?item_id={item}&user_id={user}"):
+                client.get(path, environ_base={"REMOTE_ADDR": WARM_UP_CLIENT})
     except Exception:  # a worker that cannot warm up still serves
         logger.warning("Warming up the worker failed; its first page will be slower", exc_info=True)
 

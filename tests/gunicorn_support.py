@@ -162,11 +162,14 @@ class Gunicorn:
         path = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
         return [int(pid) for pid in path.read_text().split()]
 
-    def wait_for_workers(self, count: int, timeout: float = 30) -> list[int]:
+    def wait_for_workers(
+        self, count: int, timeout: float = 30, replacing: int | None = None
+    ) -> list[int]:
+        """The worker PIDs once there are `count` of them, none of them `replacing`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.worker_pids()
-            if len(pids) == count:
+            if len(pids) == count and replacing not in pids:
                 return pids
             time.sleep(0.05)
         raise RuntimeError(f"expected {count} workers, have {self.worker_pids()}")

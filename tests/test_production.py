@@ -116,6 +116,15 @@ def test_a_new_worker_serves_itself_a_page_before_its_first_visitor(make_app):
     assert wiring.is_built("omdb")  # the whole results page ran, enrichment included
 
 
+def test_the_warm_up_spends_no_visitors_rate_limit(make_app):
+    app = make_app({"RATE_LIMIT_READS": "2 per minute"})
+    app.extensions["movies"].warm_up()  # in the master
+    wsgi.warm_worker(app)  # several pages, from a documentation address
+    assert app.extensions["movies"].is_built("omdb")
+    page = app.test_client().get("/recommendations?user_id=1")  # a visitor on 127.0.0.1
+    assert page.status_code == 200
+
+
 def test_a_worker_on_personalize_makes_no_warm_up_call(make_app):
     campaign = "arn:aws:personalize:eu-west-1:123456789012:campaign/movies"
     app = make_app({"PERSONALIZE_CAMPAIGN_ARN": campaign})
@@ -181,6 +190,7 @@ def test_a_fresh_worker_answers_with_the_model_the_master_loaded(one_worker):
     assert server.get_json("/healthz")["model_loaded"] is True
     # Built once, by the master: the replacement did not load or train a model of its own.
     assert server.log_tail(100_000).count("Serving recommendations from") == 1
+    assert "Warming up" not in server.log_tail(100_000)  # both warm-ups ran, neither failed
 
 
 def test_two_unfinished_uploads_leave_healthz_answering(one_worker):
