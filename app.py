@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 import access
 import api
+import card_parts
 import config as settings_module
 import discover_api  # noqa: F401 - adds /api/home, /api/search, /api/compare to api.bp
 import discover_pages  # noqa: F401 - adds /home, /shelf, /search, /compare to pages.bp
@@ -151,6 +152,7 @@ def create_app(
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
     app.session_interface = SessionInterface()
     app.add_template_filter(settings_module.redact_account_ids, "redact_account_ids")
+    card_parts.init_app(app)
     app.extensions["movies"] = Wiring(app.config, app.instance_path, **services)
 
     app.register_blueprint(pages.bp)

@@ -160,7 +160,8 @@ class Services:
         about = {
             "backend": recommender.description,
             "history": history,
-            "known_user": self.known_user(user_id),
+            # A user with any rating, in the file or the app, is known: no second read.
+            "known_user": None if self.interactions is None else bool(history),
             "flags_cold_start": recommender.flags_cold_start,
         }
         if onboarding and len(rated) < RATINGS_TO_PERSONALIZE:

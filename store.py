@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -68,6 +69,14 @@ ratings = Table(
     # NULL for ratings stored before the app recorded it.
     Column("source", Text, nullable=True),
     UniqueConstraint("user_id", "item_id", name="ratings_user_item"),
+)
+
+# Built once: every page reads one user's ratings, and building the statement cost more than
+# running it.
+_USER_RATINGS = (
+    select(ratings.c.item_id, ratings.c.rating, ratings.c.timestamp)
+    .where(ratings.c.user_id == bindparam("user_id"))
+    .order_by(ratings.c.timestamp, ratings.c.seq)
 )
 
 # Any constant works: it only has to be the same in every process creating the schema.
@@ -141,13 +150,8 @@ class RatingStore:
 
     def for_user(self, user_id: str) -> list[Interaction]:
         """One user's ratings, oldest first; ratings made in the same second in the order made."""
-        query = (
-            select(ratings.c.item_id, ratings.c.rating, ratings.c.timestamp)
-            .where(ratings.c.user_id == user_id)
-            .order_by(ratings.c.timestamp, ratings.c.seq)
-        )
         with self._transaction("reading a user's ratings") as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(_USER_RATINGS, {"user_id": user_id}).all()
         return [Interaction(item_id, rating, timestamp) for item_id, rating, timestamp in rows]
 
     def all(self) -> list[tuple[str, str, float, int]]:

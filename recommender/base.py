@@ -16,6 +16,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -248,7 +249,7 @@ class EmbeddedRecommender:
 
     @property
     def description(self) -> str:
-        source = _display_path(self._interactions.source) or "in-memory ratings"
+        source = _display_path(self._interactions.source, str(Path.cwd())) or "in-memory ratings"
         text = f"Embedded recommender · {source}, {len(self._users):,} users"
         return text if self.recipe == DEFAULT_RECIPE else f"{text} · {self.recipe}"
 
@@ -387,11 +388,12 @@ class EmbeddedRecommender:
         return np.asarray(codes, dtype=np.int64)
 
 
-def _display_path(source: str) -> str:
+@lru_cache(maxsize=8)  # every page shows it; resolve() asks the file system each time
+def _display_path(source: str, cwd: str) -> str:
     """The ratings path as people configured it: relative to the working directory if inside."""
     if not source:
         return ""
     try:
-        return str(Path(source).resolve().relative_to(Path.cwd()))
+        return str(Path(source).resolve().relative_to(cwd))
     except ValueError:
         return source
