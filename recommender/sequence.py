@@ -7,31 +7,94 @@ follows whom (`sequence_matrix`); serving lets a user's recent items vote throug
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dataset import Interactions
+from dataset.interactions import grouped_order
 from recommender.model_files import ModelParams
-from recommender.weights import time_order
+
+# Rows of the matrix are built a block of items at a time, each block from about this many
+# interactions (x sequence_window pairs): memory stays at one block's pairs at any size.
+_INTERACTIONS_PER_BLOCK = 200_000
 
 
 def sequence_matrix(interactions: Interactions, params: ModelParams) -> sp.csr_matrix:
     """Items x items: row a holds the items rated soon after a, as shares of a's row total."""
-    order = time_order(interactions.users, interactions.timestamps)
+    n, window = interactions.n_items, params.sequence_window
+    if window < 1 or len(interactions) == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    order = interactions.time_order
     users, items = interactions.users[order], interactions.items[order]
-    n = interactions.n_items
-    follows = sp.csr_matrix((n, n), dtype=np.float32)
-    # One distance at a time keeps memory at one pass's pairs, not window x interactions.
-    for distance in range(1, params.sequence_window + 1):
-        before, after = items[:-distance], items[distance:]
-        # An item does not follow itself (a re-rating is not a recommendation).
-        pair = (users[distance:] == users[:-distance]) & (before != after)
-        before, after = before[pair], after[pair]
-        weight = np.full(before.size, params.sequence_decay ** (distance - 1), dtype=np.float32)
-        follows = follows + sp.csr_matrix((weight, (before, after)), shape=(n, n))
-    totals = np.asarray(follows.sum(axis=1)).ravel()
-    follows = sp.diags((1.0 / np.maximum(totals, 1e-12)).astype(np.float32)) @ follows
-    return _strongest_per_row(follows.tocsr(), params.sequence_neighbours)
+    # Row p of `followers`: the `window` items rated after position p; the first `reach[p]` of
+    # them are the same user's (positions are grouped by user, oldest first).
+    ends = np.cumsum(np.bincount(users))
+    reach = np.minimum(ends[users] - np.arange(1, len(users) + 1), window)
+    followers = sliding_window_view(np.append(items[1:], np.zeros(window, items.dtype)), window)
+    # Positions grouped by item: a block of items is then a run of positions.
+    by_item = grouped_order(items, n)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=n))])
+
+    blocks = []
+    for first, last in _item_blocks(starts):
+        positions = by_item[starts[first] : starts[last]]
+        bounds = starts[first : last + 1] - starts[first]  # each item's run of positions
+        follows = _follows(reach[positions], followers[positions], bounds, n, params)
+        blocks.append(_shares(follows, first, params.sequence_neighbours))
+    return sp.vstack(blocks, format="csr")
+
+
+def _item_blocks(starts: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(first, last) item ranges holding about _INTERACTIONS_PER_BLOCK positions each."""
+    first, count = 0, len(starts) - 1
+    while first < count:
+        last = int(np.searchsorted(starts, starts[first] + _INTERACTIONS_PER_BLOCK, "right")) - 1
+        last = min(max(last, first + 1), count)
+        yield first, last
+        first = last
+
+
+def _follows(
+    reach: np.ndarray, followers: np.ndarray, bounds: np.ndarray, n: int, params: ModelParams
+) -> sp.csr_matrix:
+    """Per item of a block, the decayed count of each item that followed it.
+
+    `followers` holds a row per position of the block's items (grouped by item, `bounds`
+    delimiting each item's run), of which the first `reach` are the same user's.
+    """
+    count, window = followers.shape
+    weight = (params.sequence_decay ** np.arange(window)).astype(np.float32)
+    # One row per position: its followers, weighing 0 past the user's last interaction.
+    pairs = sp.csr_matrix(
+        (
+            np.where(np.arange(window) < reach[:, None], weight, np.float32(0)).ravel(),
+            followers.ravel(),
+            np.arange(0, count * window + 1, window),
+        ),
+        shape=(count, n),
+    )
+    # Summed per item by a product with each item's positions: one pass over the pairs
+    # (adding a sparse matrix per distance re-added the running total each time).
+    of_item = sp.csr_matrix(
+        (np.ones(count, dtype=np.float32), np.arange(count), bounds),
+        shape=(len(bounds) - 1, count),
+    )
+    return of_item @ pairs
+
+
+def _shares(follows: sp.csr_matrix, first: int, keep: int) -> sp.csr_matrix:
+    """Rows of follow weights (row r is item first + r) as shares, each row's strongest kept."""
+    rows = np.repeat(np.arange(follows.shape[0]), np.diff(follows.indptr))
+    # An item does not follow itself (a re-rating is not a recommendation).
+    other = follows.indices != rows + first
+    rows, columns, weights = rows[other], follows.indices[other], follows.data[other]
+    totals = np.bincount(rows, weights, minlength=follows.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=follows.shape[0]))])
+    shares = (weights / totals[rows]).astype(np.float32)
+    return _strongest_per_row(sp.csr_matrix((shares, columns, indptr), shape=follows.shape), keep)
 
 
 def _strongest_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
