@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
+from recommender.blas import one_blas_thread
 from recommender.interface import Rated, Recommendation, RecommendationList
 from recommender.model_files import (
     AppRating,
@@ -296,14 +297,17 @@ class EmbeddedRecommender:
             popular = self.popular(n, exclude=exclude, genre=genre)
             return RecommendationList(popular, cold_start=True)
         excluded = np.concatenate([state.rated, self._codes(exclude)])
-        return RecommendationList(self._top(self._scores(state), n, excluded, genre))
+        with one_blas_thread():
+            scores = self._scores(state)
+        return RecommendationList(self._top(scores, n, excluded, genre))
 
     def similar(self, item_id: str, n: int) -> list[Recommendation]:
         """Items like this one ("more like this"); [] for an item the model has never seen."""
         code = self._item_index.get(item_id)
         if code is None or n < 1:
             return []
-        return self._similar(code, n)
+        with one_blas_thread():
+            return self._similar(code, n)
 
     def explain(
         self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None,
@@ -325,7 +329,8 @@ class EmbeddedRecommender:
             keep = np.isin(rated, self._codes(among))
             if keep.any():
                 rated, weights = rated[keep], weights[keep]
-        similarity = self._similarity(rated, codes)
+        with one_blas_thread():
+            similarity = self._similarity(rated, codes)
         if similarity is None:
             return {}
         leading = np.argmax(similarity * weights[:, None], axis=0)

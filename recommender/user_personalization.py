@@ -17,9 +17,10 @@ from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
 from recommender.base import TRAINING_THREADS, EmbeddedRecommender
+from recommender.blas import one_blas_thread
 from recommender.interface import Recommendation
 from recommender.model_files import ModelParams, Part, TrainedModel
-from recommender.sequence import sequence_matrix, sequence_scores
+from recommender.sequence import sequence_matrix, sequence_votes
 from recommender.users import UserState
 
 
@@ -66,7 +67,7 @@ class UserPersonalization(EmbeddedRecommender):
         return self._user_factors[code]
 
     def _folded_user_vector(self, row: sp.csr_matrix) -> np.ndarray:
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
             return self._solver.recalculate_user(0, row)
 
     def _scores(self, state: UserState) -> np.ndarray:
@@ -74,8 +75,8 @@ class UserPersonalization(EmbeddedRecommender):
         if self._sequence is None or state.recent is None or state.recent.size == 0:
             return scores
         params = self._model.params
-        sequence = sequence_scores(self._sequence, state.recent, params.sequence_half_life)
-        return _standardised(scores) + params.sequence_weight * _standardised(sequence)
+        items, votes = sequence_votes(self._sequence, state.recent, params.sequence_half_life)
+        return _blend(scores, items, votes, params.sequence_weight)
 
     def _similar(self, code: int, n: int) -> list[Recommendation]:
         scores = self._unit_item_factors @ self._unit_item_factors[code]
@@ -96,13 +97,28 @@ def make_als(params: ModelParams, num_threads: int) -> AlternatingLeastSquares:
     )
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """Scores on a common scale (mean 0, standard deviation 1 over all items)."""
-    # Moments from two dot products: a third of the time of numpy's mean() and std().
-    mean = float(scores.sum()) / scores.size
-    variance = float(scores @ scores) / scores.size - mean * mean
-    scale = 1.0 / math.sqrt(variance) if variance > 1e-12 else 1.0
-    return ((scores - mean) * scale).astype(np.float32, copy=False)
+def _blend(scores: np.ndarray, items: np.ndarray, votes: np.ndarray, weight: float) -> np.ndarray:
+    """Standardised scores + weight x standardised votes (of `items`; 0 for the rest).
+
+    Computed in place, and apiece only for the voted items: the others share one vote.
+    """
+    mean, scale = _moments(float(scores.sum()), float(scores @ scores), scores.size)
+    scores -= mean
+    scores *= scale
+    vote_mean, vote_scale = _moments(float(votes.sum()), float(votes @ votes), scores.size)
+    voted = scores[items]
+    scores += np.float32(weight) * np.float32((0.0 - vote_mean) * vote_scale)
+    standardised = ((votes - vote_mean) * vote_scale).astype(np.float32)
+    scores[items] = voted + np.float32(weight) * standardised
+    return scores
+
+
+def _moments(total: float, squares: float, size: int) -> tuple[float, float]:
+    """Mean and 1 / standard deviation of `size` values from their sum and sum of squares."""
+    # Two dot products: a third of the time of numpy's mean() and std().
+    mean = total / size
+    variance = squares / size - mean * mean
+    return mean, 1.0 / math.sqrt(variance) if variance > 1e-12 else 1.0
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

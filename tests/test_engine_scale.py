@@ -1,20 +1,29 @@
 """The engine's fast paths give the results of the plain computations they replace.
 
 Training sorts interactions once, in linear time where it can, and builds the sequence matrix
-in blocks of items. Each is checked here against the straightforward version on random data
-with ties. (How fast they are is measured by bench/bench_scale.py, never asserted here.)
+in blocks of items; a query runs BLAS on one thread, blends the sequence votes only where they
+are, and finds the best items without partitioning the whole catalogue. Each is checked here
+against the straightforward version on random data with ties. (How fast they are is measured
+by bench/bench_scale.py, never asserted here.)
 """
 
 from __future__ import annotations
 
+import math
+import threading
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dataset import Interactions
 from dataset.interactions import grouped_order, time_order
-from recommender import sequence
+from recommender import ranking, sequence
+from recommender.base import EmbeddedRecommender
+from recommender.blas import one_blas_thread
 from recommender.model_files import ModelParams
-from recommender.sequence import sequence_matrix
+from recommender.sequence import sequence_matrix, sequence_votes
+from recommender.user_personalization import UserPersonalization, _blend
 
 
 def random_interactions(seed: int, rows: int = 3000, users: int = 60, items: int = 80):
@@ -85,3 +94,117 @@ def test_the_sequence_matrix_matches_its_definition_whatever_the_blocks(monkeypa
         assert built.has_sorted_indices and built.dtype == np.float32
         assert np.array_equal(built.toarray() != 0, expected != 0)
         assert built.toarray() == pytest.approx(expected, rel=1e-6)
+
+
+# --- a query ----------------------------------------------------------------------------
+
+
+def test_sequence_votes_are_the_recent_items_decayed_votes_per_item():
+    interactions = random_interactions(3)
+    matrix = sequence_matrix(interactions, ModelParams(sequence_window=4))
+    recent = np.asarray([5, 9, 5, 12, 30], dtype=np.int32)  # oldest first; 5 twice
+    items, votes = sequence_votes(matrix, recent, half_life=2.0)
+    recency = 0.5 ** (np.arange(recent.size - 1, -1, -1) / 2.0)
+    rows = matrix[recent].toarray()
+    dense = (recency[:, None] * rows).sum(axis=0)
+    assert np.array_equal(items, np.flatnonzero(dense))
+    assert votes == pytest.approx(dense[items], rel=1e-12)
+
+
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Mean 0, standard deviation 1, as user-personalization has always computed it."""
+    mean = float(scores.sum()) / scores.size
+    variance = float(scores @ scores) / scores.size - mean * mean
+    scale = 1.0 / math.sqrt(variance) if variance > 1e-12 else 1.0
+    return ((scores - mean) * scale).astype(np.float32, copy=False)
+
+
+@pytest.mark.parametrize("voted", [0, 1, 300])
+def test_the_blend_is_the_sum_of_the_standardised_scores_to_the_last_bit(voted: int):
+    rng = np.random.default_rng(voted)
+    scores = rng.standard_normal(5000).astype(np.float32)
+    items = np.sort(rng.choice(5000, voted, replace=False)).astype(np.int32)
+    votes = rng.random(voted)
+    dense = np.zeros(5000)
+    dense[items] = votes
+    expected = standardised(scores.copy()) + 0.5 * standardised(dense)
+    assert np.array_equal(_blend(scores, items, votes, 0.5), expected)
+
+
+def reference_best(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
+    return np.lexsort((tie_rank, -scores))[:k]
+
+
+@pytest.mark.parametrize("size", [50, 3000, 70_000])
+def test_the_best_items_are_found_as_a_full_sort_would_rank_them(size: int):
+    rng = np.random.default_rng(size)
+    tie_rank = rng.permutation(size)
+    for trial in range(30):
+        # Half the trials with few distinct scores, so ties cross the cut; some excluded.
+        scores = rng.standard_normal(size).astype(np.float32)
+        if trial % 2:
+            scores = np.round(scores * 2).astype(np.float32)
+        scores[rng.integers(0, size, size // 10)] = -np.inf
+        k = int(rng.choice([1, 10, 64, size // 3, size]))
+        expected = reference_best(scores, k, tie_rank)
+        assert np.array_equal(ranking._best(scores.copy(), k, tie_rank), expected)
+
+
+def blas_threads() -> list[int]:
+    """BLAS's thread count as the calling thread sees it."""
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def in_a_thread(work):  # noqa: ANN001, ANN201
+    """Run `work` in another thread, as a gunicorn or Flask request runs, and return its result."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+@pytest.mark.parametrize("where", ["main thread", "request thread"])
+def test_a_query_runs_blas_on_one_thread_and_restores_it_after(monkeypatch, where: str):
+    model = EmbeddedRecommender.train(random_interactions(4), params=ModelParams(factors=4))
+    scores = UserPersonalization._scores
+    seen: list[list[int]] = []
+
+    def spying(self, state):  # noqa: ANN001, ANN202
+        seen.append(blas_threads())
+        return scores(self, state)
+
+    monkeypatch.setattr(UserPersonalization, "_scores", spying)
+
+    def query() -> tuple[list[int], list[int]]:
+        before = blas_threads()
+        model.recommend("u1", 5)
+        return before, blas_threads()
+
+    with threadpool_limits(2, "blas"):  # as on any machine with two cores or more
+        before, after = query() if where == "main thread" else in_a_thread(query)
+    assert seen == [[1] * len(before)]
+    assert after == before
+
+
+def test_concurrent_queries_share_one_limit_and_the_last_restores_it():
+    started, finish = threading.Event(), threading.Event()
+
+    def long_query() -> None:
+        with one_blas_thread():
+            started.set()
+            finish.wait(timeout=10)
+
+    with threadpool_limits(2, "blas"):
+        before = blas_threads()
+        thread = threading.Thread(target=long_query)
+        thread.start()
+        try:
+            started.wait(timeout=10)
+            with one_blas_thread(), one_blas_thread():  # a short query, nested blocks
+                assert blas_threads() == [1] * len(before)
+            assert blas_threads() == [1] * len(before)  # the long query still runs
+        finally:
+            finish.set()
+            thread.join()
+        assert blas_threads() == before
