@@ -21,7 +21,6 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
 from recommender.blas import one_blas_thread
@@ -153,7 +152,7 @@ class EmbeddedRecommender:
             rating_range=rating_range(interactions.ratings),
         )
         matrix = user_item_matrix(interactions, params, model.rating_range)
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():  # implicit's threads do the work; BLAS's would compete with them
             model.parts = cls.fit_parts(model, interactions, matrix, progress)
         model.train_seconds = time.perf_counter() - started
         return model, matrix
@@ -297,17 +296,14 @@ class EmbeddedRecommender:
             popular = self.popular(n, exclude=exclude, genre=genre)
             return RecommendationList(popular, cold_start=True)
         excluded = np.concatenate([state.rated, self._codes(exclude)])
-        with one_blas_thread():
-            scores = self._scores(state)
-        return RecommendationList(self._top(scores, n, excluded, genre))
+        return RecommendationList(self._top(self._scores(state), n, excluded, genre))
 
     def similar(self, item_id: str, n: int) -> list[Recommendation]:
         """Items like this one ("more like this"); [] for an item the model has never seen."""
         code = self._item_index.get(item_id)
         if code is None or n < 1:
             return []
-        with one_blas_thread():
-            return self._similar(code, n)
+        return self._similar(code, n)
 
     def explain(
         self, user_id: str, item_ids: Sequence[str], *, among: Collection[str] | None = None,
@@ -329,8 +325,7 @@ class EmbeddedRecommender:
             keep = np.isin(rated, self._codes(among))
             if keep.any():
                 rated, weights = rated[keep], weights[keep]
-        with one_blas_thread():
-            similarity = self._similarity(rated, codes)
+        similarity = self._similarity(rated, codes)
         if similarity is None:
             return {}
         leading = np.argmax(similarity * weights[:, None], axis=0)

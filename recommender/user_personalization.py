@@ -13,7 +13,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
-from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
 from recommender.base import TRAINING_THREADS, EmbeddedRecommender
@@ -51,9 +50,14 @@ class UserPersonalization(EmbeddedRecommender):
         self._item_factors: np.ndarray = parts["item_factors"]
         self._sequence: sp.csr_matrix | None = parts.get("sequence")
         self._unit_item_factors = _unit_rows(self._item_factors)
+        # The scores' sum and sum of squares for any user vector u are sums . u and u . gram . u:
+        # a query standardises its scores without two more passes over the catalogue.
+        factors = self._item_factors.astype(np.float64)
+        self._factor_sums = factors.sum(axis=0)
         # An ALS object around the trained factors, for folding users in. Made inside the
         # limit: implicit checks the BLAS thread count when the object is made.
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
+            self._factor_gram = factors.T @ factors
             self._solver = make_als(self._model.params, num_threads=1)
             self._solver.user_factors = self._user_factors
             self._solver.item_factors = self._item_factors
@@ -71,19 +75,40 @@ class UserPersonalization(EmbeddedRecommender):
             return self._solver.recalculate_user(0, row)
 
     def _scores(self, state: UserState) -> np.ndarray:
-        scores = self._item_factors @ state.factors
-        if self._sequence is None or state.recent is None or state.recent.size == 0:
-            return scores
-        params = self._model.params
-        items, votes = sequence_votes(self._sequence, state.recent, params.sequence_half_life)
-        return _blend(scores, items, votes, params.sequence_weight)
+        with one_blas_thread():  # a product with a vector: BLAS threads cost more than they save
+            if self._sequence is None or state.recent is None or state.recent.size == 0:
+                return self._item_factors @ state.factors
+            params = self._model.params
+            items, votes = sequence_votes(self._sequence, state.recent, params.sequence_half_life)
+            return self._blend(state.factors, items, votes, params.sequence_weight)
+
+    def _blend(
+        self, user: np.ndarray, items: np.ndarray, votes: np.ndarray, weight: float
+    ) -> np.ndarray:
+        """Standardised ALS scores + weight x standardised votes (of `items`; 0 for the rest).
+
+        The scale is applied to the user vector before the product, and what is added to
+        every item once after it: one pass over the catalogue besides the product itself.
+        """
+        vector = user.astype(np.float64)
+        size = len(self._item_factors)
+        mean, scale = _moments(
+            float(self._factor_sums @ vector), float(vector @ self._factor_gram @ vector), size
+        )
+        vote_mean, vote_scale = _moments(float(votes.sum()), float(votes @ votes), size)
+        scores = self._item_factors @ (user * np.float32(scale))
+        scores += np.float32(-mean * scale - weight * vote_mean * vote_scale)
+        scores[items] += (weight * vote_scale * votes).astype(np.float32)
+        return scores
 
     def _similar(self, code: int, n: int) -> list[Recommendation]:
-        scores = self._unit_item_factors @ self._unit_item_factors[code]
+        with one_blas_thread():
+            scores = self._unit_item_factors @ self._unit_item_factors[code]
         return self._top(scores, n, np.asarray([code]))
 
     def _similarity(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        return self._unit_item_factors[rows] @ self._unit_item_factors[columns].T
+        with one_blas_thread():
+            return self._unit_item_factors[rows] @ self._unit_item_factors[columns].T
 
 
 def make_als(params: ModelParams, num_threads: int) -> AlternatingLeastSquares:
@@ -95,22 +120,6 @@ def make_als(params: ModelParams, num_threads: int) -> AlternatingLeastSquares:
         random_state=params.random_state,
         num_threads=num_threads,
     )
-
-
-def _blend(scores: np.ndarray, items: np.ndarray, votes: np.ndarray, weight: float) -> np.ndarray:
-    """Standardised scores + weight x standardised votes (of `items`; 0 for the rest).
-
-    Computed in place, and apiece only for the voted items: the others share one vote.
-    """
-    mean, scale = _moments(float(scores.sum()), float(scores @ scores), scores.size)
-    scores -= mean
-    scores *= scale
-    vote_mean, vote_scale = _moments(float(votes.sum()), float(votes @ votes), scores.size)
-    voted = scores[items]
-    scores += np.float32(weight) * np.float32((0.0 - vote_mean) * vote_scale)
-    standardised = ((votes - vote_mean) * vote_scale).astype(np.float32)
-    scores[items] = voted + np.float32(weight) * standardised
-    return scores
 
 
 def _moments(total: float, squares: float, size: int) -> tuple[float, float]:

@@ -18,12 +18,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from dataset import Interactions
 from dataset.interactions import grouped_order, time_order
-from recommender import ranking, sequence
+from recommender import ranking, sequence, user_personalization
 from recommender.base import EmbeddedRecommender
 from recommender.blas import one_blas_thread
 from recommender.model_files import ModelParams
 from recommender.sequence import sequence_matrix, sequence_votes
-from recommender.user_personalization import UserPersonalization, _blend
+from recommender.user_personalization import UserPersonalization
 
 
 def random_interactions(seed: int, rows: int = 3000, users: int = 60, items: int = 80):
@@ -119,16 +119,46 @@ def standardised(scores: np.ndarray) -> np.ndarray:
     return ((scores - mean) * scale).astype(np.float32, copy=False)
 
 
+@pytest.fixture(scope="module")
+def wide_model() -> UserPersonalization:
+    """A model of 400 items, enough for hundreds of voted ones."""
+    interactions = random_interactions(6, rows=8000, users=80, items=400)
+    return EmbeddedRecommender.train(interactions, params=ModelParams(factors=8, iterations=3))
+
+
 @pytest.mark.parametrize("voted", [0, 1, 300])
-def test_the_blend_is_the_sum_of_the_standardised_scores_to_the_last_bit(voted: int):
+def test_the_blend_is_the_sum_of_the_standardised_scores(wide_model, voted: int):
     rng = np.random.default_rng(voted)
-    scores = rng.standard_normal(5000).astype(np.float32)
-    items = np.sort(rng.choice(5000, voted, replace=False)).astype(np.int32)
+    user = rng.standard_normal(8).astype(np.float32)
+    items = np.sort(rng.choice(400, voted, replace=False)).astype(np.int32)
     votes = rng.random(voted)
-    dense = np.zeros(5000)
+    dense = np.zeros(400)
     dense[items] = votes
-    expected = standardised(scores.copy()) + 0.5 * standardised(dense)
-    assert np.array_equal(_blend(scores, items, votes, 0.5), expected)
+    expected = standardised(wide_model._item_factors @ user) + 0.5 * standardised(dense)
+    # The moments come from the factors' sums and Gram matrix, in float64: equal to float32's
+    # precision, not to the last bit.
+    blended = wide_model._blend(user, items, votes, 0.5)
+    assert blended.dtype == np.float32
+    assert blended == pytest.approx(expected, rel=1e-5, abs=1e-5)
+
+
+def plain_top(model: UserPersonalization, state, n: int) -> list[str]:  # noqa: ANN001
+    """The list by the plain computation: dense votes, standardised sums, a full sort."""
+    scores = model._item_factors @ state.factors
+    params = model.params
+    if state.recent is not None and state.recent.size:
+        items, votes = sequence_votes(model._sequence, state.recent, params.sequence_half_life)
+        dense = np.zeros(len(scores))
+        dense[items] = votes
+        scores = standardised(scores) + params.sequence_weight * standardised(dense)
+    scores[state.rated] = -np.inf
+    return [model._model.item_ids[code] for code in reference_best(scores, n, model._tie_rank)]
+
+
+def test_every_users_list_is_the_plain_computations_list(wide_model):
+    for user_id in wide_model._model.user_ids:
+        listed = [found.item_id for found in wide_model.recommend(user_id, 10).items]
+        assert listed == plain_top(wide_model, wide_model._users.state(user_id), 10)
 
 
 def reference_best(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
@@ -167,14 +197,14 @@ def in_a_thread(work):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("where", ["main thread", "request thread"])
 def test_a_query_runs_blas_on_one_thread_and_restores_it_after(monkeypatch, where: str):
     model = EmbeddedRecommender.train(random_interactions(4), params=ModelParams(factors=4))
-    scores = UserPersonalization._scores
+    blend = UserPersonalization._blend
     seen: list[list[int]] = []
 
-    def spying(self, state):  # noqa: ANN001, ANN202
+    def spying(self, *args):  # noqa: ANN001, ANN002, ANN202
         seen.append(blas_threads())
-        return scores(self, state)
+        return blend(self, *args)
 
-    monkeypatch.setattr(UserPersonalization, "_scores", spying)
+    monkeypatch.setattr(UserPersonalization, "_blend", spying)
 
     def query() -> tuple[list[int], list[int]]:
         before = blas_threads()
@@ -183,6 +213,30 @@ def test_a_query_runs_blas_on_one_thread_and_restores_it_after(monkeypatch, wher
 
     with threadpool_limits(2, "blas"):  # as on any machine with two cores or more
         before, after = query() if where == "main thread" else in_a_thread(query)
+    assert seen == [[1] * len(before)]
+    assert after == before
+
+
+@pytest.mark.parametrize("where", ["main thread", "request thread"])
+def test_training_runs_blas_on_one_thread_from_any_thread(monkeypatch, where: str):
+    """As when a model is retrained while the app serves (threadpoolctl's limit is ignored
+    outside the main thread once the main thread has set one)."""
+    build = user_personalization.sequence_matrix
+    seen: list[list[int]] = []
+
+    def spying(*args):  # noqa: ANN002, ANN202
+        seen.append(blas_threads())
+        return build(*args)
+
+    monkeypatch.setattr(user_personalization, "sequence_matrix", spying)
+
+    def train() -> list[int]:
+        EmbeddedRecommender.train(random_interactions(4), params=ModelParams(factors=4))
+        return blas_threads()
+
+    with threadpool_limits(2, "blas"):
+        before = blas_threads()
+        after = train() if where == "main thread" else in_a_thread(train)
     assert seen == [[1] * len(before)]
     assert after == before
 
