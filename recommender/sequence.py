@@ -147,8 +147,9 @@ def sequence_votes(
     # each item's votes are added in the order np.bincount would add them, without clearing a
     # vector as long as the catalogue. (numpy's stable argsort is ten times slower here.)
     count = entries.size
-    keys = np.sort(sequence.indices[entries].astype(np.int64) * count + np.arange(count))
-    items, order = np.divmod(keys, count)
+    shift = max(count - 1, 1).bit_length()  # an entry's number in the low bits, its item above
+    keys = np.sort((sequence.indices[entries].astype(np.int64) << shift) | np.arange(count))
+    items, order = keys >> shift, keys & ((1 << shift) - 1)
     first = np.ones(count, dtype=bool)
     np.not_equal(items[1:], items[:-1], out=first[1:])
     starts = np.flatnonzero(first)
