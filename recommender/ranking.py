@@ -48,6 +48,12 @@ def top_items(
     return found
 
 
+def best_of(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
+    """Indices of the k highest scores (all of them when fewer), best first; equal scores in
+    `tie_rank` order."""
+    return _best(scores, min(k, len(scores)), tie_rank)
+
+
 def _best(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
     """Indices of the k highest scores, best first; equal scores in `tie_rank` order."""
     if k <= 0:

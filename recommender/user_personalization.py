@@ -17,6 +17,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from dataset import Interactions
 from recommender.base import TRAINING_THREADS, EmbeddedRecommender
 from recommender.blas import one_blas_thread
+from recommender.bounded import NormOrder
 from recommender.interface import Recommendation
 from recommender.model_files import ModelParams, Part, TrainedModel
 from recommender.sequence import sequence_matrix, sequence_votes
@@ -50,6 +51,7 @@ class UserPersonalization(EmbeddedRecommender):
         self._item_factors: np.ndarray = parts["item_factors"]
         self._sequence: sp.csr_matrix | None = parts.get("sequence")
         self._unit_item_factors = _unit_rows(self._item_factors)
+        self._norm_order = NormOrder(self._item_factors)
         # The scores' sum and sum of squares for any user vector u are sums . u and u . gram . u:
         # a query standardises its scores without two more passes over the catalogue.
         factors = self._item_factors.astype(np.float64)
@@ -76,30 +78,45 @@ class UserPersonalization(EmbeddedRecommender):
 
     def _scores(self, state: UserState) -> np.ndarray:
         with one_blas_thread():  # a product with a vector: BLAS threads cost more than they save
-            if self._sequence is None or state.recent is None or state.recent.size == 0:
-                return self._item_factors @ state.factors
-            params = self._model.params
-            items, votes = sequence_votes(self._sequence, state.recent, params.sequence_half_life)
-            return self._blend(state.factors, items, votes, params.sequence_weight)
+            user, shift, (items, bonus) = self._query(state)
+            scores = self._item_factors @ user
+            scores += np.float32(shift)
+            scores[items] += bonus
+            return scores
 
-    def _blend(
-        self, user: np.ndarray, items: np.ndarray, votes: np.ndarray, weight: float
-    ) -> np.ndarray:
-        """Standardised ALS scores + weight x standardised votes (of `items`; 0 for the rest).
+    def _ranked(
+        self, state: UserState, n: int, excluded: np.ndarray, genre: str | None
+    ) -> list[Recommendation]:
+        if genre is not None:  # the filter may reach far down the list: every item is scored
+            return super()._ranked(state, n, excluded, genre)
+        with one_blas_thread():
+            user, shift, bonus = self._query(state)
+            return self._norm_order.best(
+                user, shift, n, excluded, bonus,
+                item_ids=self._model.item_ids, tie_rank=self._tie_rank,
+            )
 
-        The scale is applied to the user vector before the product, and what is added to
-        every item once after it: one pass over the catalogue besides the product itself.
+    def _query(self, state: UserState) -> tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray]]:
+        """The score of item i is item_factors[i] . vector + shift, plus a bonus for voted items.
+
+        With the sequence score that is the standardised ALS score plus the weighted
+        standardised vote: the ALS scores' moments come from the factors' sums and Gram matrix,
+        the scale goes into the vector, and an item without a vote gets the shift alone.
         """
-        vector = user.astype(np.float64)
-        size = len(self._item_factors)
+        nothing = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32))
+        if self._sequence is None or state.recent is None or state.recent.size == 0:
+            return state.factors, 0.0, nothing
+        params = self._model.params
+        items, votes = sequence_votes(self._sequence, state.recent, params.sequence_half_life)
+        vector, size = state.factors.astype(np.float64), len(self._item_factors)
         mean, scale = _moments(
             float(self._factor_sums @ vector), float(vector @ self._factor_gram @ vector), size
         )
         vote_mean, vote_scale = _moments(float(votes.sum()), float(votes @ votes), size)
-        scores = self._item_factors @ (user * np.float32(scale))
-        scores += np.float32(-mean * scale - weight * vote_mean * vote_scale)
-        scores[items] += (weight * vote_scale * votes).astype(np.float32)
-        return scores
+        weight = params.sequence_weight
+        shift = -mean * scale - weight * vote_mean * vote_scale
+        bonus = (weight * vote_scale * votes).astype(np.float32)
+        return state.factors * np.float32(scale), shift, (items, bonus)
 
     def _similar(self, code: int, n: int) -> list[Recommendation]:
         with one_blas_thread():

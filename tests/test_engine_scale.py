@@ -18,10 +18,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from dataset import Interactions
 from dataset.interactions import grouped_order, time_order
-from recommender import ranking, sequence, user_personalization
+from recommender import bounded, ranking, sequence, user_personalization
 from recommender.base import EmbeddedRecommender
 from recommender.blas import one_blas_thread
 from recommender.model_files import ModelParams
+from recommender.ranking import top_items
 from recommender.sequence import sequence_matrix, sequence_votes
 from recommender.user_personalization import UserPersonalization
 
@@ -126,24 +127,8 @@ def wide_model() -> UserPersonalization:
     return EmbeddedRecommender.train(interactions, params=ModelParams(factors=8, iterations=3))
 
 
-@pytest.mark.parametrize("voted", [0, 1, 300])
-def test_the_blend_is_the_sum_of_the_standardised_scores(wide_model, voted: int):
-    rng = np.random.default_rng(voted)
-    user = rng.standard_normal(8).astype(np.float32)
-    items = np.sort(rng.choice(400, voted, replace=False)).astype(np.int32)
-    votes = rng.random(voted)
-    dense = np.zeros(400)
-    dense[items] = votes
-    expected = standardised(wide_model._item_factors @ user) + 0.5 * standardised(dense)
-    # The moments come from the factors' sums and Gram matrix, in float64: equal to float32's
-    # precision, not to the last bit.
-    blended = wide_model._blend(user, items, votes, 0.5)
-    assert blended.dtype == np.float32
-    assert blended == pytest.approx(expected, rel=1e-5, abs=1e-5)
-
-
-def plain_top(model: UserPersonalization, state, n: int) -> list[str]:  # noqa: ANN001
-    """The list by the plain computation: dense votes, standardised sums, a full sort."""
+def plain_scores(model: UserPersonalization, state) -> np.ndarray:  # noqa: ANN001
+    """Scores by the plain computation: dense votes, each part standardised over every item."""
     scores = model._item_factors @ state.factors
     params = model.params
     if state.recent is not None and state.recent.size:
@@ -151,14 +136,77 @@ def plain_top(model: UserPersonalization, state, n: int) -> list[str]:  # noqa: 
         dense = np.zeros(len(scores))
         dense[items] = votes
         scores = standardised(scores) + params.sequence_weight * standardised(dense)
+    return scores
+
+
+def plain_top(model: UserPersonalization, state, n: int) -> list[str]:  # noqa: ANN001
+    """The list by the plain computation and a full sort."""
+    scores = plain_scores(model, state)
     scores[state.rated] = -np.inf
-    return [model._model.item_ids[code] for code in reference_best(scores, n, model._tie_rank)]
+    best = reference_best(scores, n, model._tie_rank)
+    return [model._model.item_ids[code] for code in best if np.isfinite(scores[code])]
 
 
-def test_every_users_list_is_the_plain_computations_list(wide_model):
+def test_the_scores_are_the_standardised_als_scores_plus_the_weighted_standardised_votes(
+    wide_model,
+):
     for user_id in wide_model._model.user_ids:
-        listed = [found.item_id for found in wide_model.recommend(user_id, 10).items]
-        assert listed == plain_top(wide_model, wide_model._users.state(user_id), 10)
+        state = wide_model._users.state(user_id)
+        # The moments come from the factors' sums and Gram matrix, in float64: equal to
+        # float32's precision, not to the last bit.
+        scores = wide_model._scores(state)
+        assert scores.dtype == np.float32
+        assert scores == pytest.approx(plain_scores(wide_model, state), rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("first_block", [1024, 16])  # one block, and many with early stops
+def test_every_users_list_is_the_plain_computations_list(monkeypatch, wide_model, first_block):
+    monkeypatch.setattr(bounded, "_FIRST_BLOCK", first_block)
+    for user_id in wide_model._model.user_ids:
+        for n in (1, 10, 500):
+            listed = [found.item_id for found in wide_model.recommend(user_id, n).items]
+            assert listed == plain_top(wide_model, wide_model._users.state(user_id), n)
+
+
+def long_tailed(seed: int, items: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Item factors whose norms fall off as ALS's do with popularity, and a user vector."""
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((items, 16)) / (1 + np.arange(items))[:, None] ** 0.7
+    factors[rng.integers(0, items, 200)] = factors[0]  # some items score exactly alike
+    return factors.astype(np.float32), rng.standard_normal(16).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_bounded_search_lists_what_top_items_lists_from_every_score(seed: int):
+    factors, user = long_tailed(seed)
+    rng = np.random.default_rng(seed)
+    search = bounded.NormOrder(factors)
+    tie_rank = rng.permutation(len(factors))
+    item_ids = [f"i{code}" for code in range(len(factors))]
+    voted = np.sort(rng.choice(len(factors), 40, replace=False)).astype(np.int32)
+    bonus = rng.random(40).astype(np.float32)
+    excluded = rng.choice(len(factors), 30).astype(np.int64)  # some voted, some twice
+    shift = float(rng.normal())
+    for n in (1, 10, 100, len(factors)):
+        scores = factors @ user
+        scores += np.float32(shift)
+        scores[voted] += bonus
+        expected = top_items(scores, n, excluded, item_ids=item_ids, tie_rank=tie_rank)
+        found = search.best(user, shift, n, excluded, (voted, bonus),
+                            item_ids=item_ids, tie_rank=tie_rank)
+        assert found == expected
+
+
+def test_the_bounded_search_stops_before_the_short_factors():
+    factors, user = long_tailed(0, items=20_000)
+    search = bounded.NormOrder(factors)
+    search.factors[4096:] = np.nan  # read, they would make the scores NaN
+    item_ids = [f"i{code}" for code in range(len(factors))]
+    found = search.best(user, 0.0, 10, np.empty(0, dtype=np.int64),
+                        (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)),
+                        item_ids=item_ids, tie_rank=np.arange(len(factors)))
+    best = reference_best(factors @ user, 10, np.arange(len(factors)))
+    assert [hit.item_id for hit in found] == [item_ids[code] for code in best]
 
 
 def reference_best(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
@@ -197,14 +245,14 @@ def in_a_thread(work):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("where", ["main thread", "request thread"])
 def test_a_query_runs_blas_on_one_thread_and_restores_it_after(monkeypatch, where: str):
     model = EmbeddedRecommender.train(random_interactions(4), params=ModelParams(factors=4))
-    blend = UserPersonalization._blend
+    scored = UserPersonalization._query
     seen: list[list[int]] = []
 
     def spying(self, *args):  # noqa: ANN001, ANN002, ANN202
         seen.append(blas_threads())
-        return blend(self, *args)
+        return scored(self, *args)
 
-    monkeypatch.setattr(UserPersonalization, "_blend", spying)
+    monkeypatch.setattr(UserPersonalization, "_query", spying)
 
     def query() -> tuple[list[int], list[int]]:
         before = blas_threads()
