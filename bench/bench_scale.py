@@ -86,9 +86,11 @@ def load(path: Path) -> Interactions:
     from dataset import Interactions
 
     with np.load(path) as arrays:
+        # With a fingerprint, as the app's cached arrays come with their file's (so the model's
+        # fingerprint is not a hash of every array, which the app never computes).
         return Interactions(
             arrays["user_ids"].tolist(), arrays["item_ids"].tolist(), arrays["users"],
-            arrays["items"], arrays["ratings"], arrays["timestamps"],
+            arrays["items"], arrays["ratings"], arrays["timestamps"], fingerprint=path.stem,
         )
 
 

@@ -6,8 +6,9 @@ with the items in decreasing order of their factors' norm, the search computes t
 block at a time and stops as soon as the n-th best score found is strictly above that bound for
 the next item: no item after it can reach the list, or tie with its last item. ALS factors of
 rarely rated items are short, so on a long-tailed catalogue the search stops after a few
-percent of the items. The scores computed are the very ones a full product gives (the same
-float32 arithmetic per item), and ties are broken by the same rank, so the list is the same.
+percent of the items. Each score is computed with the float32 steps of a full product (the
+bound allows for their rounding) and ties are broken by the same rank, so the list is the
+same. The cost: a copy of the item factors, in that order.
 """
 
 from __future__ import annotations

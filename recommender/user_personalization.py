@@ -23,6 +23,10 @@ from recommender.model_files import ModelParams, Part, TrainedModel
 from recommender.sequence import sequence_matrix, sequence_votes
 from recommender.users import UserState
 
+# Catalogues from this many items are searched by the factors' norms (bounded.py); below it,
+# scoring every item is faster (measured: 0.33 vs 0.48 ms at 10k items, 0.52 vs 0.44 at 30k).
+BOUNDED_SEARCH_FROM = 20_000
+
 
 class UserPersonalization(EmbeddedRecommender):
     name = "user-personalization"
@@ -87,7 +91,9 @@ class UserPersonalization(EmbeddedRecommender):
     def _ranked(
         self, state: UserState, n: int, excluded: np.ndarray, genre: str | None
     ) -> list[Recommendation]:
-        if genre is not None:  # the filter may reach far down the list: every item is scored
+        # The genre filter may reach far down the list; a small catalogue costs less to score
+        # whole than to search.
+        if genre is not None or len(self._item_factors) < BOUNDED_SEARCH_FROM:
             return super()._ranked(state, n, excluded, genre)
         with one_blas_thread():
             user, shift, bonus = self._query(state)

@@ -159,8 +159,12 @@ def test_the_scores_are_the_standardised_als_scores_plus_the_weighted_standardis
         assert scores == pytest.approx(plain_scores(wide_model, state), rel=1e-5, abs=1e-5)
 
 
-@pytest.mark.parametrize("first_block", [1024, 16])  # one block, and many with early stops
-def test_every_users_list_is_the_plain_computations_list(monkeypatch, wide_model, first_block):
+# Every item scored; searched by norm in one block; searched in many blocks, with early stops.
+@pytest.mark.parametrize(("search_from", "first_block"), [(10**9, 1024), (0, 1024), (0, 16)])
+def test_every_users_list_is_the_plain_computations_list(
+    monkeypatch, wide_model, search_from: int, first_block: int
+):
+    monkeypatch.setattr(user_personalization, "BOUNDED_SEARCH_FROM", search_from)
     monkeypatch.setattr(bounded, "_FIRST_BLOCK", first_block)
     for user_id in wide_model._model.user_ids:
         for n in (1, 10, 500):
