@@ -27,7 +27,7 @@ def sequence_matrix(interactions: Interactions, params: ModelParams) -> sp.csr_m
     n, window = interactions.n_items, params.sequence_window
     if window < 1 or len(interactions) == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    items = interactions.items[interactions.time_order]
+    items = interactions.items_by_time
     # Row p of `followers`: the `window` items rated after position p; the first `reach[p]` of
     # them are the same user's (positions are grouped by user, oldest first).
     reach = _reach(np.bincount(interactions.users), window)

@@ -56,20 +56,20 @@ def _ranks_from_newest(
     """0 for each user's newest interaction, 1 for the one before, and so on (ties by row)."""
     if order is None:
         order = time_order(users, timestamps)
-    indptr = _row_starts(np.bincount(users))
+    indptr = row_starts(np.bincount(users))
     ranks = np.empty(len(users), dtype=np.float32)
-    ranks[order] = _ages(indptr)
+    ranks[order] = positions_from_newest(indptr)
     return ranks
 
 
-def _row_starts(counts: np.ndarray) -> np.ndarray:
+def row_starts(counts: np.ndarray) -> np.ndarray:
     """CSR's indptr for rows of these lengths."""
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     return indptr
 
 
-def _ages(indptr: np.ndarray) -> np.ndarray:
+def positions_from_newest(indptr: np.ndarray) -> np.ndarray:
     """For positions grouped by user, oldest first (`indptr` bounding each user's run), each
     position's distance from its user's newest, without looking at the users again."""
     newest = np.repeat(indptr[1:] - 1, np.diff(indptr))
@@ -92,10 +92,11 @@ def user_item_matrix(
     conversion from coordinates.
     """
     order = interactions.time_order
-    indptr = _row_starts(np.bincount(interactions.users, minlength=interactions.n_users))
-    age = _ages(indptr).astype(np.float32)
+    indptr = row_starts(np.bincount(interactions.users, minlength=interactions.n_users))
+    age = positions_from_newest(indptr).astype(np.float32)
     weights = confidence(interactions.ratings[order], age, params, rating_range)
     shape = (interactions.n_users, interactions.n_items)
-    by_time = sp.csr_matrix((weights, interactions.items[order], indptr), shape=shape)
+    # A copy of the items: the matrix sorts them in place.
+    by_time = sp.csr_matrix((weights, interactions.items_by_time.copy(), indptr), shape=shape)
     by_time.sum_duplicates()  # sorts each row's columns, then adds up repeated items
     return by_time

@@ -25,6 +25,7 @@ from recommender.model_files import ModelParams
 from recommender.ranking import top_items
 from recommender.sequence import sequence_matrix, sequence_votes
 from recommender.user_personalization import UserPersonalization
+from recommender.weights import rating_range, user_item_matrix
 
 
 def random_interactions(seed: int, rows: int = 3000, users: int = 60, items: int = 80):
@@ -314,3 +315,12 @@ def test_concurrent_queries_share_one_limit_and_the_last_restores_it():
             finish.set()
             thread.join()
         assert blas_threads() == before
+
+
+def test_building_the_confidence_matrix_leaves_the_interactions_as_they_were():
+    interactions = random_interactions(7)
+    items_by_time = interactions.items_by_time.copy()
+    matrix = user_item_matrix(interactions, ModelParams(), rating_range(interactions.ratings))
+    assert matrix.has_canonical_format
+    assert np.array_equal(interactions.items_by_time, items_by_time)
+    assert np.array_equal(interactions.items_by_time, interactions.items[interactions.time_order])
