@@ -153,6 +153,12 @@ class Interactions:
         return time_order(self.users, self.timestamps)
 
     @cached_property
+    def items_by_time(self) -> np.ndarray:
+        """Item codes in `time_order`: each user's items, oldest first (training reads them
+        three times)."""
+        return self.items[self.time_order]
+
+    @cached_property
     def _rows_by_user(self) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers grouped by user, and each user's start offset into them."""
         order = np.argsort(self.users, kind="stable")

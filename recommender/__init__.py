@@ -17,6 +17,8 @@ neither numpy nor implicit. The modules, each importing only those above it:
 - `reloading`: `ModelWatch`, which notices a model file `flask train` replaced (one stat).
 - `weights`: each interaction's confidence, and the users x items matrix of them.
 - `ranking`: `top_items`, the cut every list goes through.
+- `blas`: `one_blas_thread`, BLAS on one thread while a query or a training runs.
+- `bounded`: `NormOrder`, the best items by a dot product without scoring every item.
 - `users`: `UserState` and fold-in: a user's state from training or from the history the caller
   read, the states last computed kept in a bounded LRU.
 - `sequence`: the "rated next" matrix and score.

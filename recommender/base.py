@@ -22,9 +22,9 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from dataset import Interactions
+from recommender.blas import one_blas_thread
 from recommender.interface import Rated, Recommendation, RecommendationList
 from recommender.model_files import (
     AppRating,
@@ -96,11 +96,7 @@ class EmbeddedRecommender:
 
     @classmethod
     def fit_parts(
-        cls,
-        model: TrainedModel,
-        interactions: Interactions,
-        matrix: sp.csr_matrix,
-        progress: bool,
+        cls, model: TrainedModel, interactions: Interactions, matrix: sp.csr_matrix, progress: bool
     ) -> dict[str, Part]:
         """Learn from the interactions (`matrix` is their confidence, users x items); what is
         returned is saved with the model and read back into `self._model.parts`."""
@@ -112,6 +108,12 @@ class EmbeddedRecommender:
     def _scores(self, state: UserState) -> np.ndarray:
         """A fresh score per item for a user with some history (the caller may overwrite it)."""
         raise NotImplementedError
+
+    def _ranked(
+        self, state: UserState, n: int, excluded: np.ndarray, genre: str | None
+    ) -> list[Recommendation]:
+        """`_top` of `_scores`; a recipe may find the same list without scoring every item."""
+        return self._top(self._scores(state), n, excluded, genre)
 
     def _similar(self, code: int, n: int) -> list[Recommendation]:
         """Items like this one. Without a notion of similarity: the popular items."""
@@ -153,7 +155,7 @@ class EmbeddedRecommender:
             rating_range=rating_range(interactions.ratings),
         )
         matrix = user_item_matrix(interactions, params, model.rating_range)
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():  # implicit's threads do the work; BLAS's would compete with them
             model.parts = cls.fit_parts(model, interactions, matrix, progress)
         model.train_seconds = time.perf_counter() - started
         return model, matrix
@@ -297,7 +299,7 @@ class EmbeddedRecommender:
             popular = self.popular(n, exclude=exclude, genre=genre)
             return RecommendationList(popular, cold_start=True)
         excluded = np.concatenate([state.rated, self._codes(exclude)])
-        return RecommendationList(self._top(self._scores(state), n, excluded, genre))
+        return RecommendationList(self._ranked(state, n, excluded, genre))
 
     def similar(self, item_id: str, n: int) -> list[Recommendation]:
         """Items like this one ("more like this"); [] for an item the model has never seen."""

@@ -11,6 +11,9 @@ import numpy as np
 
 from recommender.interface import Recommendation
 
+# Scores sampled to guess where the best ones start (see _candidates).
+_SAMPLE_SIZE = 1024
+
 
 def top_items(
     scores: np.ndarray,
@@ -29,7 +32,7 @@ def top_items(
     scores = np.asarray(scores, dtype=np.float32)
     if excluded.size:
         scores[excluded] = -np.inf
-    available = len(scores) - np.unique(excluded).size
+    available = len(scores) - _distinct(excluded)
     window = min(available, n if allowed is None else max(4 * n, 64))
     found: list[Recommendation] = []
     checked = 0
@@ -45,14 +48,41 @@ def top_items(
     return found
 
 
+def best_of(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
+    """Indices of the k highest scores (all of them when fewer), best first; equal scores in
+    `tie_rank` order."""
+    return _best(scores, min(k, len(scores)), tie_rank)
+
+
 def _best(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> np.ndarray:
     """Indices of the k highest scores, best first; equal scores in `tie_rank` order."""
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    if k < len(scores):
-        # Widen the cut to every item tied with the k-th, so ties are broken by rank, not chance.
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        top = np.flatnonzero(scores >= kth)
-    else:
-        top = np.arange(len(scores))
+    # Every item tied with the k-th is a candidate, so ties are broken by rank, not chance.
+    top = _candidates(scores, k) if k < len(scores) else np.arange(len(scores))
     return top[np.lexsort((tie_rank[top], -scores[top]))][:k]
+
+
+def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of every score at least the k-th highest, and perhaps of a few lower ones."""
+    step = len(scores) // _SAMPLE_SIZE
+    if step > 1:
+        # A threshold from every step-th score: its j-th highest has about j x step scores
+        # above it in all. When k or more are, the k-th highest is above it too, and the k
+        # best are found among a few hundred without partitioning the whole catalogue.
+        sample = scores[::step]
+        j = min(len(sample), 2 + 4 * k // step)
+        threshold = np.partition(sample, len(sample) - j)[len(sample) - j]
+        found = np.flatnonzero(scores >= threshold)
+        if found.size >= k:
+            return found
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    return np.flatnonzero(scores >= kth)
+
+
+def _distinct(codes: np.ndarray) -> int:
+    """How many different values `codes` holds (by a sort: np.unique's hashing costs more)."""
+    if codes.size == 0:
+        return 0
+    ordered = np.sort(codes)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1

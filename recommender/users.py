@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from dataset import Interactions
 from recommender.interface import Rated
 from recommender.model_files import TrainedModel
-from recommender.weights import interaction_weights
+from recommender.weights import interaction_weights, positions_from_newest, row_starts
 
 # A recipe's latent vector for a user: from their row in training, or from a weighted history
 # row (1 x items) when folding in. None: the recipe has no user vectors.
@@ -44,14 +44,11 @@ class UserState:
 
 def recent_items(interactions: Interactions, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Each user's newest `count` item codes, oldest first, as (indptr, codes) by user code."""
-    order = interactions.time_order
-    users = interactions.users[order]
-    ends = np.cumsum(np.bincount(users, minlength=interactions.n_users))
-    from_newest = ends[users] - 1 - np.arange(len(order))
-    kept = order[from_newest < count]
-    counts = np.bincount(interactions.users[kept], minlength=interactions.n_users)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return indptr, interactions.items[kept].astype(np.int32)
+    counts = np.bincount(interactions.users, minlength=interactions.n_users)
+    # Positions in time order are grouped by user: the newest are the last of each user's run.
+    kept = np.flatnonzero(positions_from_newest(row_starts(counts)) < count)
+    indptr = row_starts(np.minimum(counts, count))
+    return indptr, interactions.items_by_time[kept].astype(np.int32)
 
 
 def state_from_history(
