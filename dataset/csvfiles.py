@@ -6,6 +6,7 @@ import csv
 import hashlib
 import math
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -66,3 +67,14 @@ def file_fingerprint(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=8)  # every page shows it, and resolve() asks the file system each time
+def display_path(source: str, cwd: str) -> str:
+    """The ratings path as people configured it: relative to the working directory if inside."""
+    if not source:
+        return ""
+    try:
+        return str(Path(source).resolve().relative_to(cwd))
+    except ValueError:
+        return source

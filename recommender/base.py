@@ -16,7 +16,6 @@ import importlib
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dataset import Interactions
+from dataset.csvfiles import display_path
 from recommender.blas import one_blas_thread
 from recommender.interface import Rated, Recommendation, RecommendationList
 from recommender.model_files import (
@@ -251,7 +251,7 @@ class EmbeddedRecommender:
 
     @property
     def description(self) -> str:
-        source = _display_path(self._interactions.source, str(Path.cwd())) or "in-memory ratings"
+        source = display_path(self._interactions.source, str(Path.cwd())) or "in-memory ratings"
         text = f"Embedded recommender · {source}, {len(self._users):,} users"
         return text if self.recipe == DEFAULT_RECIPE else f"{text} · {self.recipe}"
 
@@ -388,14 +388,3 @@ class EmbeddedRecommender:
     def _codes(self, item_ids: Collection[str]) -> np.ndarray:
         codes = [self._item_index[item] for item in item_ids if item in self._item_index]
         return np.asarray(codes, dtype=np.int64)
-
-
-@lru_cache(maxsize=8)  # every page shows it; resolve() asks the file system each time
-def _display_path(source: str, cwd: str) -> str:
-    """The ratings path as people configured it: relative to the working directory if inside."""
-    if not source:
-        return ""
-    try:
-        return str(Path(source).resolve().relative_to(cwd))
-    except ValueError:
-        return source
