@@ -101,6 +101,18 @@ def test_bad_ratings_are_json_errors(client, body, status):
     assert set(response.get_json()) == {"error", "detail"}
 
 
+@pytest.mark.parametrize("field", ["user_id", "item_id", "session_id"])
+@pytest.mark.parametrize("value", [["3"], {"id": "3"}, 4.5, True])
+def test_an_id_that_is_neither_text_nor_a_whole_number_is_refused_by_name(client, field, value):
+    body = {"user_id": "3", "item_id": "h4", "rating": 4, field: value}
+    response = client.post("/api/ratings", json=body)
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "invalid input", "detail": "user_id, item_id and session_id must be strings."
+    }
+    assert stored_ratings(client) == 0
+
+
 def test_ratings_must_be_sent_as_json(client):
     response = client.post("/api/ratings", data={"user_id": "3", "item_id": "h4", "rating": "4"})
     assert response.status_code == 415
