@@ -263,6 +263,21 @@ def test_a_new_user_rates_three_popular_movies_then_gets_personal_ones(client):
     assert "Continue as " + user_id in client.get("/").get_data(as_text=True)
 
 
+def test_until_a_new_user_has_rated_three_they_see_popular_movies_they_have_not_rated(client):
+    response = client.post("/new")
+    user_id = parse_qs(urlsplit(response.headers["Location"]).query)["user_id"][0]
+    for item in ("h1", "c1"):
+        rate(client, user_id, item, 5)
+    page = client.get(f"/recommendations?user_id={user_id}&n=12").get_data(as_text=True)
+    assert "Popular movies" in page
+    titles = card_titles(page)
+    assert len(titles) == 10 and not {"Alien", "Airplane!"} & set(titles)
+    comedies = client.get(f"/recommendations?user_id={user_id}&n=4&genre=Comedy")
+    assert "Popular movies" in comedies.get_data(as_text=True)
+    titles = card_titles(comedies.get_data(as_text=True))
+    assert len(titles) == 4 and not set(titles) & (HORROR_TITLES | {"Airplane!"})
+
+
 def test_random_user_goes_to_a_known_user(client):
     response = client.get("/random")
     assert response.status_code == 303
