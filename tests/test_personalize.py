@@ -171,29 +171,59 @@ def test_exactly_one_arn_is_required(runtime):
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN, recommender_arn=RECOMMENDER)
 
 
+NOT_FOUND_HINT = "Check PERSONALIZE_CAMPAIGN_ARN (or _RECOMMENDER_ARN) and that it is ACTIVE."
+REFUSED = (
+    "AWS refused the credentials or the permission.",
+    "Check the credentials and that they allow personalize:GetRecommendations on this campaign.",
+)
+
+
+# What the 503 page and the API's error say, word for word: a person acts on these.
 @pytest.mark.parametrize(
-    ("code", "status", "reason_part", "hint_part"),
+    ("code", "status", "reason", "hint"),
     [
-        ("ResourceNotFoundException", 404, "has no resource", "ACTIVE"),
-        ("InvalidInputException", 400, "rejected the request", "filter"),
-        ("ThrottlingException", 400, "throttling", "minProvisionedTPS"),
-        ("AccessDeniedException", 403, "refused", "personalize:GetRecommendations"),
-        ("UnrecognizedClientException", 403, "refused", "credentials"),
-        ("InternalFailure", 500, "server error (HTTP 500)", "try again in a minute"),
-        ("SomethingNewException", 400, "(SomethingNewException)", "the app's log"),
+        ("ResourceNotFoundException", 404, f"Amazon Personalize has no resource {CAMPAIGN}.",
+         NOT_FOUND_HINT),
+        ("InvalidInputException", 400,
+         "Amazon Personalize rejected the request: details from AWS",
+         "Check the ARNs in the configuration (a filter must be ACTIVE and belong to the "
+         "campaign's dataset group)."),
+        ("ThrottlingException", 400, "Amazon Personalize is throttling requests.",
+         "Wait a moment and try again; a busy campaign needs a higher minProvisionedTPS."),
+        ("AccessDeniedException", 403, *REFUSED),
+        ("UnrecognizedClientException", 403, *REFUSED),
+        ("InternalFailure", 500, "Amazon Personalize answered with a server error (HTTP 500).",
+         "The fault is on AWS's side (or a proxy's): try again in a minute, and check the AWS "
+         "Health Dashboard for Amazon Personalize in this region if it persists."),
+        ("SomethingNewException", 400,
+         "Amazon Personalize answered with an error (SomethingNewException).",
+         "See the app's log for the error message."),
     ],
 )
-def test_service_errors_become_unavailable_with_a_hint(
-    runtime, code, status, reason_part, hint_part
-):
+def test_service_errors_become_unavailable_with_a_hint(runtime, code, status, reason, hint):
     client, stubber = runtime
     stubber.add_client_error("get_recommendations", code, "details from AWS", status)
     with pytest.raises(RecommenderUnavailable) as caught:
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
-    assert reason_part in caught.value.reason
-    assert hint_part in caught.value.hint
-    if code != "InvalidInputException":  # only Personalize's validation message is shown
-        assert "details from AWS" not in caught.value.reason + caught.value.hint
+    assert (caught.value.reason, caught.value.hint) == (reason, hint)
+
+
+def test_personalizes_validation_message_is_shown_up_to_300_characters(runtime):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "InvalidInputException", "x" * 400, 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert caught.value.reason == "Amazon Personalize rejected the request: " + "x" * 300
+
+
+def test_an_unknown_error_is_logged_with_its_message_but_not_shown(runtime, caplog):
+    # Its text may come from a proxy rather than AWS: the operator reads it, the user does not.
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "SomethingNewException", "odd detail", 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert "odd detail" not in caught.value.reason + caught.value.hint
+    assert "Amazon Personalize's error answer said: 'odd detail'" in caplog.messages
 
 
 def test_wrong_region_is_named_in_the_hint(runtime):
@@ -202,7 +232,9 @@ def test_wrong_region_is_named_in_the_hint(runtime):
     stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
     with pytest.raises(RecommenderUnavailable) as caught:
         PersonalizeRecommender(client, campaign_arn=other).recommend("1", 10)
-    assert "AWS_REGION is us-east-1 but the ARN names eu-west-1" in caught.value.hint
+    assert caught.value.hint == (
+        f"{NOT_FOUND_HINT} AWS_REGION is us-east-1 but the ARN names eu-west-1."
+    )
 
 
 class _FailingClient:

@@ -319,6 +319,16 @@ def test_a_rating_is_sent_to_the_event_tracker(make_app, endpoint):
     assert response.get_json()["timestamp"] == request["eventList"][0]["sentAt"]
 
 
+def test_an_event_tracker_that_drops_the_connection_is_named_with_its_region(make_app, endpoint):
+    endpoint.answer = Answer(drop="reset")
+    web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
+    response = web.post("/api/ratings", json={"user_id": "7", "item_id": "h1", "rating": 4})
+    assert response.get_json()["notice"] == (
+        "Saved here, but not sent to Personalize: Amazon Personalize in region us-east-1 "
+        "closed the connection without answering."
+    )
+
+
 def test_a_refused_event_keeps_the_rating_and_the_answer_says_why(make_app, endpoint):
     endpoint.answer = Answer(status=403, body=b'{"__type": "AccessDeniedException"}')
     web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
