@@ -16,7 +16,12 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from personalize import EventSender, PersonalizeRecommender, make_runtime_client
+from personalize import (
+    EventSender,
+    PersonalizeRecommender,
+    make_runtime_client,
+    recommendations_from,
+)
 from recommender.interface import Recommendation, RecommenderUnavailable
 
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
@@ -105,6 +110,24 @@ def test_reasons_from_user_personalization_v2_are_kept(runtime):
     stubber.add_response("get_recommendations", response, None)
     listing = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 1)
     assert listing.items[0].reason == "Exploration"
+
+
+def test_several_reasons_are_joined_with_commas(runtime):
+    client, stubber = runtime
+    reasons = ["Promoted item", "Exploration"]
+    stubber.add_response("get_recommendations", {"itemList": [{"itemId": "9", "reason": reasons}]})
+    listing = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 1)
+    assert listing.items[0].reason == "Promoted item, Exploration"
+
+
+@pytest.mark.parametrize("answer", [["h1"], "itemList", None, {"itemList": {"itemId": "h1"}}])
+def test_an_answer_of_any_other_shape_is_unavailable_and_logged_with_the_arn(answer, caplog):
+    with pytest.raises(RecommenderUnavailable) as caught:
+        recommendations_from(answer, arn=CAMPAIGN)
+    assert caught.value.reason == (
+        "Amazon Personalize sent an answer that is not a list of recommendations."
+    )
+    assert any("no readable itemList" in line and CAMPAIGN in line for line in caplog.messages)
 
 
 def test_similar_items_use_the_sims_campaign(runtime):
