@@ -120,6 +120,17 @@ def test_several_reasons_are_joined_with_commas(runtime):
     assert listing.items[0].reason == "Promoted item, Exploration"
 
 
+def test_unreadable_items_are_counted_in_the_log_and_a_clean_answer_logs_nothing(caplog):
+    answer = {"itemList": [{"itemId": "h1"}, {"itemId": 42}, {"itemId": "c2"}]}
+    assert [item.item_id for item in recommendations_from(answer, arn=CAMPAIGN)] == ["h1", "c2"]
+    assert caplog.messages == [
+        f"Dropped 1 unreadable items from Personalize's answer ({CAMPAIGN})"
+    ]
+    caplog.clear()
+    recommendations_from({"itemList": [{"itemId": "h1"}]}, arn=CAMPAIGN)
+    assert caplog.messages == []
+
+
 @pytest.mark.parametrize("answer", [["h1"], "itemList", None, {"itemList": {"itemId": "h1"}}])
 def test_an_answer_of_any_other_shape_is_unavailable_and_logged_with_the_arn(answer, caplog):
     with pytest.raises(RecommenderUnavailable) as caught:
@@ -237,6 +248,15 @@ def test_personalizes_validation_message_is_shown_up_to_300_characters(runtime):
     with pytest.raises(RecommenderUnavailable) as caught:
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
     assert caught.value.reason == "Amazon Personalize rejected the request: " + "x" * 300
+
+
+def test_an_error_code_that_does_not_look_like_aws_s_is_not_shown(runtime):
+    # A proxy's error page can fill the code with its own text: only the status is shown then.
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "<b>Blocked by policy</b>", "", 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert caught.value.reason == "Amazon Personalize answered with an error (HTTP 400)."
 
 
 def test_an_unknown_error_is_logged_with_its_message_but_not_shown(runtime, caplog):

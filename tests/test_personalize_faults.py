@@ -329,6 +329,15 @@ def test_an_event_tracker_that_drops_the_connection_is_named_with_its_region(mak
     )
 
 
+def test_a_missing_event_tracker_is_named_as_such_in_the_notice(make_app, endpoint):
+    endpoint.answer = Answer(status=404, body=b'{"__type": "ResourceNotFoundException"}')
+    web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
+    response = web.post("/api/ratings", json={"user_id": "7", "item_id": "h1", "rating": 4})
+    assert response.get_json()["notice"] == (
+        "Saved here, but not sent to Personalize: Amazon Personalize has no resource event tracker."
+    )
+
+
 def test_a_refused_event_keeps_the_rating_and_the_answer_says_why(make_app, endpoint):
     endpoint.answer = Answer(status=403, body=b'{"__type": "AccessDeniedException"}')
     web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
