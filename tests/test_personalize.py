@@ -291,25 +291,42 @@ class _FailingClient:
         raise self.error
 
 
+NETWORK_HINT = (
+    "Check the network connection (and any proxy) and AWS_REGION (the ARN names us-east-1)."
+)
+ODD_ANSWER = (
+    "Amazon Personalize sent an answer that could not be read.",
+    "Something between the app and AWS (a proxy or a firewall) may have answered instead: "
+    "check the network and any HTTPS_PROXY setting, then try again.",
+)
+
+
 @pytest.mark.parametrize(
-    ("error", "reason_part"),
+    ("error", "reason", "hint"),
     [
-        (NoCredentialsError(), "No AWS credentials"),
-        (NoRegionError(), "No AWS region"),
-        (EndpointConnectionError(endpoint_url="https://example.invalid"), "could not be reached"),
-        (ConnectTimeoutError(endpoint_url="https://example.invalid"), "could not be reached"),
-        (ReadTimeoutError(endpoint_url="https://example.invalid"), "did not answer within"),
-        (ConnectionClosedError(endpoint_url="https://example.invalid"), "closed the connection"),
-        (ResponseParserError("bad body"), "could not be read"),
-        (AttributeError("'list' object has no attribute 'get'"), "could not be read"),
+        (NoCredentialsError(), "No AWS credentials were found.",
+         "Configure credentials (aws configure, AWS_PROFILE or an instance role), or unset "
+         "PERSONALIZE_CAMPAIGN_ARN to use the embedded recommender."),
+        (NoRegionError(), "No AWS region is configured.",
+         "Set AWS_REGION to the campaign's region."),
+        (EndpointConnectionError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 could not be reached.", NETWORK_HINT),
+        (ConnectTimeoutError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 could not be reached.", NETWORK_HINT),
+        (ReadTimeoutError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 did not answer within 2 s.", NETWORK_HINT),
+        (ConnectionClosedError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 closed the connection without answering.",
+         NETWORK_HINT),
+        (ResponseParserError("bad body"), *ODD_ANSWER),
+        (AttributeError("'list' object has no attribute 'get'"), *ODD_ANSWER),
     ],
 )
-def test_transport_failures_become_unavailable(error, reason_part):
+def test_transport_failures_become_unavailable(error, reason, hint):
     backend = PersonalizeRecommender(_FailingClient(error), campaign_arn=CAMPAIGN)
     with pytest.raises(RecommenderUnavailable) as caught:
         backend.recommend("1", 10)
-    assert reason_part in caught.value.reason
-    assert caught.value.hint
+    assert (caught.value.reason, caught.value.hint) == (reason, hint)
 
 
 def test_runtime_client_is_made_for_the_given_region():
