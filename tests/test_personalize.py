@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from aws_support import CAMPAIGN, stubbed
 from botocore.exceptions import (
+    BotoCoreError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -150,6 +151,32 @@ def test_similar_items_use_the_sims_campaign(runtime):
     )
     backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, sims_campaign_arn=SIMS)
     assert [item.item_id for item in backend.similar("1", 2)] == ["2", "3"]
+
+
+@pytest.mark.parametrize("target", [{"campaign_arn": CAMPAIGN}, {"recommender_arn": RECOMMENDER}])
+def test_a_missing_sims_campaign_is_named_not_the_main_one(runtime, target):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    backend = PersonalizeRecommender(client, sims_campaign_arn=SIMS, **target)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        backend.similar("1", 2)
+    assert caught.value.reason == f"Amazon Personalize has no resource {SIMS}."
+
+
+def test_a_missing_recommender_is_named(runtime):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, recommender_arn=RECOMMENDER).recommend("1", 2)
+    assert caught.value.reason == f"Amazon Personalize has no resource {RECOMMENDER}."
+
+
+def test_unreadable_items_in_a_sims_answer_are_logged_with_the_sims_campaign(runtime, caplog):
+    client, stubber = runtime
+    stubber.add_response("get_recommendations", {"itemList": [{"itemId": "2"}, {"itemId": " "}]})
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, sims_campaign_arn=SIMS)
+    assert [item.item_id for item in backend.similar("1", 2)] == ["2"]
+    assert any(SIMS in line for line in caplog.messages)
 
 
 def test_similar_items_go_through_the_configured_filter_too(runtime):
@@ -327,6 +354,16 @@ def test_transport_failures_become_unavailable(error, reason, hint):
     with pytest.raises(RecommenderUnavailable) as caught:
         backend.recommend("1", 10)
     assert (caught.value.reason, caught.value.hint) == (reason, hint)
+
+
+def test_any_other_failure_sends_the_reader_to_the_log_which_names_its_type(caplog):
+    backend = PersonalizeRecommender(_FailingClient(BotoCoreError()), campaign_arn=CAMPAIGN)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        backend.recommend("1", 10)
+    assert (caught.value.reason, caught.value.hint) == (
+        "The call to Amazon Personalize failed.", "See the app's log for the error type."
+    )
+    assert "Amazon Personalize call failed: BotoCoreError" in caplog.messages
 
 
 def test_runtime_client_is_made_for_the_given_region():
