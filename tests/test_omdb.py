@@ -197,6 +197,18 @@ def test_a_second_view_is_served_from_the_cache(mocked, make_client):
     assert second == first and second["2571"] is not None
 
 
+def test_without_a_cache_file_answers_are_cached_in_memory_and_nothing_is_written(
+    mocked, make_client, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    client = make_client(cache_path=None)
+    assert client.lookup(MATRIX) is not None
+    assert client.lookup(MATRIX) is not None
+    assert len(mocked.calls) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_not_found_is_cached(mocked, make_client):
     answer(mocked, NOT_FOUND)
     client = make_client()
