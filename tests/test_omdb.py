@@ -720,3 +720,10 @@ def test_cache_url_setting_rejects_other_urls_without_repeating_them():
     with pytest.raises(config.ConfigError, match="CACHE_URL: expected a Redis URL") as caught:
         config.from_environment({"CACHE_URL": "postgres://user:s3cr3t@db/cache"})
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_an_omdb_error_is_logged_for_the_movie_with_the_key_masked(mocked, make_client, caplog):
+    answer(mocked, {"Response": "False", "Error": f"Odd trouble with {KEY} today"})
+    caplog.set_level(logging.WARNING, logger="omdb")
+    assert make_client().lookup(MATRIX) is None
+    assert "OMDb error for The Matrix (1999): Odd trouble with *** today" in caplog.messages
