@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -727,3 +728,55 @@ def test_an_omdb_error_is_logged_for_the_movie_with_the_key_masked(mocked, make_
     caplog.set_level(logging.WARNING, logger="omdb")
     assert make_client().lookup(MATRIX) is None
     assert "OMDb error for The Matrix (1999): Odd trouble with *** today" in caplog.messages
+
+
+class _CacheFailingSession(requests.Session):
+    """A session whose cache fails as it stores an answer (SQLite locked, Redis gone)."""
+
+    def get(self, *args: Any, **kwargs: Any) -> requests.Response:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_cache_failing_during_lookups_gives_placeholders_and_one_warning(caplog):
+    client = OmdbClient(KEY, session=_CacheFailingSession())
+    try:
+        assert client.details([MATRIX, HEAT]) == {"2571": None, "6": None}
+    finally:
+        client.close()
+    warning = "OMDb cache unavailable (OperationalError); pages go without OMDb details"
+    assert caplog.messages.count(warning) == 1
+
+
+@pytest.mark.parametrize(
+    ("poster", "kept"),
+    [
+        ("https://m.media-amazon.com/p.jpg", "https://m.media-amazon.com/p.jpg"),
+        ("http://ia.media-imdb.com/p.jpg", "http://ia.media-imdb.com/p.jpg"),
+        ("javascript:alert(1)", None),
+        ("N/A", None),
+    ],
+)
+def test_a_poster_is_kept_only_as_a_web_address(poster, kept):
+    assert MovieDetails.from_omdb({**MATRIX_BODY, "Poster": poster}).poster_url == kept
+
+
+def test_blank_and_not_available_fields_are_none():
+    details = MovieDetails.from_omdb({**MATRIX_BODY, "Plot": "  ", "Director": "N/A"})
+    assert (details.plot, details.director) == (None, None)
+
+
+def test_an_injected_session_is_used_without_a_cache_and_left_open(mocked):
+    class _Session(requests.Session):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+            super().close()
+
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    session = _Session()
+    client = OmdbClient(KEY, session=session)
+    assert client.lookup(MATRIX) is not None
+    client.close()
+    assert not session.closed  # the caller made it, so the caller closes it
+    session.close()
