@@ -296,6 +296,26 @@ def test_a_card_shows_personalizes_reason_but_never_popular(make_app):
     assert REASONS.findall(cold.get_data(as_text=True)) == []  # the popular list's "popular"
 
 
+def test_the_form_offers_the_default_count_and_a_few_users_to_try(client):
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'<input id="n" [^>]*value="10">', html)
+    assert "The ratings have 40 users. Try" in html
+    tried = re.findall(r'<a href="/recommendations\?user_id=(\d+)">', html)
+    assert tried == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("query", "count"), [("user_id=alice&n=0", "0"), ("user_id=+&n=", "10")]
+)
+def test_a_refused_form_comes_back_with_what_was_entered(client, query, count):
+    response = client.get(f"/recommendations?{query}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    user_id = parse_qs(query, keep_blank_values=True)["user_id"][0]
+    assert f'<input id="user_id" name="user_id" value="{user_id}"' in html
+    assert re.search(rf'<input id="n" [^>]*value="{count}">', html)
+
+
 def test_random_user_goes_to_a_known_user(client):
     response = client.get("/random")
     assert response.status_code == 303
@@ -358,3 +378,10 @@ def test_without_a_genre_filter_personalize_hides_the_genre_menu(make_app):
     response = client.get("/recommendations?user_id=3&genre=Comedy")
     assert response.status_code == 400
     assert "PERSONALIZE_GENRE_FILTER_ARN" in response.get_data(as_text=True)
+
+
+def test_without_a_ratings_file_the_form_offers_no_users_to_try(make_app, tmp_path):
+    web = make_app({"RATINGS_PATH": str(tmp_path / "none.csv")}).test_client()
+    response = web.get("/")
+    assert response.status_code == 200
+    assert "The ratings have" not in response.get_data(as_text=True)
