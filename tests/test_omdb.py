@@ -734,6 +734,7 @@ class _CacheFailingSession(requests.Session):
     """A session whose cache fails as it stores an answer (SQLite locked, Redis gone)."""
 
     def get(self, *args: Any, **kwargs: Any) -> requests.Response:
+        time.sleep(0.2)  # both lookups are under way before either fails
         raise sqlite3.OperationalError("database is locked")
 
 
@@ -780,3 +781,26 @@ def test_an_injected_session_is_used_without_a_cache_and_left_open(mocked):
     client.close()
     assert not session.closed  # the caller made it, so the caller closes it
     session.close()
+
+
+def test_answers_in_redis_are_kept_under_the_omdb_namespace(mocked, make_client, redis_url):
+    # A Redis shared with other apps: every key the cache writes starts with "omdb".
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    assert make_client(cache_url=redis_url).lookup(MATRIX) is not None
+    keys = list(redis.Redis.from_url(redis_url).scan_iter())
+    assert keys and all(key.startswith(b"omdb:") for key in keys)
+
+
+def test_the_cache_file_may_be_in_a_folder_yet_to_be_made_and_uses_a_write_ahead_log(
+    mocked, make_client, tmp_path
+):
+    cache_file = tmp_path / "not" / "yet" / "omdb.sqlite"
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    client = make_client(cache_path=cache_file)
+    assert client.lookup(MATRIX) is not None
+    client.close()
+    connection = sqlite3.connect(cache_file)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        connection.close()
