@@ -32,7 +32,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(access.check_api_token)
 
 
-def error(status: int, message: str, detail: str = "") -> Any:
+def error(status: int, message: str, detail: str) -> Any:
     return jsonify({"error": message, "detail": detail}), status
 
 

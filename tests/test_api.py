@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from aws_support import CAMPAIGN, stubbed
@@ -57,6 +58,27 @@ def test_a_rating_is_stored_and_changes_the_next_answer(client):
     assert "h4" not in [item["item_id"] for item in items]
 
 
+def test_a_user_who_rated_only_here_is_known_and_personalized_from_the_first_rating(client):
+    # The API has no onboarding: the pages' "rate 3 popular movies first" is theirs alone.
+    before = int(time.time())
+    rated = client.post("/api/ratings", json={"user_id": "newcomer", "item_id": "c1", "rating": 5})
+    assert before <= rated.get_json()["timestamp"] <= time.time()
+    body = client.get("/api/recommendations?user_id=newcomer&n=3").get_json()
+    assert body["known_user"] is True and body["cold_start"] is False
+
+
+def test_a_genre_the_backend_cannot_filter_by_is_refused_naming_the_setting(make_app):
+    with stubbed("personalize-runtime") as (runtime, _stubber):  # no call may reach AWS
+        backend = PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN)
+        web = make_app(recommender=backend).test_client()
+        response = web.get("/api/recommendations?user_id=3&genre=Horror")
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "invalid input",
+        "detail": "Filtering by genre needs PERSONALIZE_GENRE_FILTER_ARN.",
+    }
+
+
 def test_numeric_ids_are_accepted_as_text(client):
     response = client.post("/api/ratings", json={"user_id": 3, "item_id": "h4", "rating": "4.5"})
     assert response.status_code == 201
@@ -99,6 +121,18 @@ def test_bad_ratings_are_json_errors(client, body, status):
     response = client.post("/api/ratings", json=body)
     assert response.status_code == status
     assert set(response.get_json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize("field", ["user_id", "item_id", "session_id"])
+@pytest.mark.parametrize("value", [["3"], {"id": "3"}, 4.5, True])
+def test_an_id_that_is_neither_text_nor_a_whole_number_is_refused_by_name(client, field, value):
+    body = {"user_id": "3", "item_id": "h4", "rating": 4, field: value}
+    response = client.post("/api/ratings", json=body)
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "invalid input", "detail": "user_id, item_id and session_id must be strings."
+    }
+    assert stored_ratings(client) == 0
 
 
 def test_ratings_must_be_sent_as_json(client):

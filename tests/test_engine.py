@@ -316,9 +316,38 @@ def test_a_known_users_new_rating_changes_their_list(interactions):
 def test_a_history_of_items_new_since_training_is_still_cold_start(interactions):
     model = EmbeddedRecommender.train(interactions, params=SMALL)
     history = [Interaction("Brand New Film", 5.0, 1)]
-    result = model.recommend("someone", 3, exclude=["Horror 0"], history=history)
+    most_popular = ids(model.popular(1))[0]
+    result = model.recommend("someone", 3, exclude=[most_popular], history=history)
     assert result.cold_start
-    assert ids(result) == ids(model.popular(3, exclude=["Horror 0"]))
+    assert ids(result) == ids(model.popular(3, exclude=[most_popular]))
+    assert most_popular not in ids(result)
+
+
+def test_an_unchanged_history_gets_the_trained_state_and_any_change_a_folded_in_one(
+    interactions,
+):
+    # Fold-in approximates the trained user vector; a user whose ratings are as trained gets
+    # exactly what training computed for them.
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    users = model._users
+    trained = interactions.history("h5")
+    as_trained = users.state("h5")
+    unchanged = users.state("h5", list(reversed(trained)))
+    np.testing.assert_array_equal(unchanged.factors, as_trained.factors)
+    np.testing.assert_array_equal(unchanged.weights, as_trained.weights)
+    rerated = [replace(trained[0], rating=1.0), *trained[1:]]  # same length, one rating changed
+    assert not np.array_equal(users.state("h5", rerated).factors, as_trained.factors)
+
+
+def test_folding_in_a_training_history_gives_the_trained_weights(interactions):
+    # The same weighting as training, so a fold-in ranks and explains as training would.
+    model = EmbeddedRecommender.train(interactions, params=SMALL)
+    trained = interactions.history("h5")
+    folded = model._users.state("not-in-training", trained)
+    as_trained = model._users.state("h5")
+    order = np.argsort(as_trained.rated)
+    np.testing.assert_array_equal(folded.rated, as_trained.rated[order])
+    np.testing.assert_allclose(folded.weights, as_trained.weights[order], rtol=1e-6)
 
 
 def test_recommend_is_safe_alongside_fold_ins(interactions):

@@ -10,10 +10,13 @@ import pytest
 
 from inputs import (
     MAX_ID_LENGTH,
+    MAX_QUERY_LENGTH,
     InvalidInput,
+    parse_choice,
     parse_count,
     parse_genre,
     parse_item_id,
+    parse_query,
     parse_rating,
     parse_session_id,
     parse_user_id,
@@ -80,3 +83,29 @@ def test_a_genre_is_one_of_the_catalogues_or_none():
 def test_an_unknown_genre_is_quoted_in_the_message_cut_at_40_characters():
     with pytest.raises(InvalidInput, match=r"no genre called '(x{40})' in the catalogue"):
         parse_genre("x" * 50, ["Drama"])
+
+
+def test_a_search_is_trimmed_text_of_at_most_200_characters_and_blank_means_none():
+    assert MAX_QUERY_LENGTH == 200
+    assert parse_query("  alien ") == "alien"
+    assert parse_query(None) is None and parse_query("   ") is None
+    assert parse_query("x" * MAX_QUERY_LENGTH) == "x" * MAX_QUERY_LENGTH
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("x" * (MAX_QUERY_LENGTH + 1))
+    assert str(caught.value) == "A search has at most 200 characters."
+
+
+@pytest.mark.parametrize("query", ["al\x00ien", "al\ud800ien"])
+def test_a_search_with_control_characters_or_lone_surrogates_is_refused(query):
+    with pytest.raises(InvalidInput) as caught:
+        parse_query(query)
+    assert str(caught.value) == "A search is plain text, without control characters."
+
+
+def test_a_choice_is_one_of_those_offered_and_the_message_lists_them():
+    choices = ("score", "title")
+    assert parse_choice(" title ", choices, "order", "score") == "title"
+    assert parse_choice("", choices, "order", "score") == "score"
+    with pytest.raises(InvalidInput) as caught:
+        parse_choice("year", choices, "order", "score")
+    assert str(caught.value) == "The order must be one of score, title."

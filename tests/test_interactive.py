@@ -6,13 +6,16 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aws_support import CAMPAIGN, fake_client
+from aws_support import CAMPAIGN, fake_client, stubbed
 from botocore.stub import ANY, Stubber
 
 from personalize import EventSender, PersonalizeRecommender
 from tests.test_app import card_titles
 
 GENRE_FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/by-genre"
+
+
+REASONS = re.compile(r'<p class="reason">([^<]*)</p>')
 
 
 def csrf_of(client, path: str = "/recommendations?user_id=3") -> str:
@@ -117,7 +120,8 @@ def test_rating_needs_the_forms_csrf_token(client):
         "/ratings", data={"csrf_token": "forged", "user_id": "3", "item_id": "h4", "rating": "5"}
     )
     assert response.status_code == 400
-    assert "expired" in response.get_data(as_text=True)
+    message = "<p>The form has expired. Reload the page and try again.</p>"
+    assert message in response.get_data(as_text=True)
 
 
 def stored_ratings(client) -> int:
@@ -128,7 +132,10 @@ def test_a_forged_cross_site_post_without_session_or_token_is_refused(client):
     # What `curl -d user_id=victim -d item_id=h4 -d rating=1 .../ratings` sends.
     response = client.post("/ratings", data={"user_id": "victim", "item_id": "h4", "rating": "1"})
     assert response.status_code == 400
-    assert "Reload the page" in response.get_data(as_text=True)
+    assert (
+        "<p>This form came without a session, so it has no form token (cookies may be blocked, "
+        "or it was sent from another site). Reload the page and try again.</p>"
+    ) in response.get_data(as_text=True)
     assert stored_ratings(client) == 0
 
 
@@ -263,6 +270,52 @@ def test_a_new_user_rates_three_popular_movies_then_gets_personal_ones(client):
     assert "Continue as " + user_id in client.get("/").get_data(as_text=True)
 
 
+def test_until_a_new_user_has_rated_three_they_see_popular_movies_they_have_not_rated(client):
+    response = client.post("/new")
+    user_id = parse_qs(urlsplit(response.headers["Location"]).query)["user_id"][0]
+    for item in ("h1", "c1"):
+        rate(client, user_id, item, 5)
+    page = client.get(f"/recommendations?user_id={user_id}&n=12").get_data(as_text=True)
+    assert "Popular movies" in page
+    titles = card_titles(page)
+    assert len(titles) == 10 and not {"Alien", "Airplane!"} & set(titles)
+    comedies = client.get(f"/recommendations?user_id={user_id}&n=4&genre=Comedy")
+    assert "Popular movies" in comedies.get_data(as_text=True)
+    titles = card_titles(comedies.get_data(as_text=True))
+    assert len(titles) == 4 and not set(titles) & (HORROR_TITLES | {"Airplane!"})
+
+
+def test_a_card_shows_personalizes_reason_but_never_popular(make_app):
+    with stubbed("personalize-runtime") as (runtime, stubber):
+        answer = {"itemList": [{"itemId": "h4", "reason": ["Exploration"]}, {"itemId": "c2"}]}
+        stubber.add_response("get_recommendations", answer, None)
+        app = make_app(recommender=PersonalizeRecommender(runtime, campaign_arn=CAMPAIGN))
+        html = app.test_client().get("/recommendations?user_id=3&n=2").get_data(as_text=True)
+    assert REASONS.findall(html.split('class="history"')[0]) == ["Exploration"]
+    cold = make_app().test_client().get("/recommendations?user_id=ghost&n=3")
+    assert REASONS.findall(cold.get_data(as_text=True)) == []  # the popular list's "popular"
+
+
+def test_the_form_offers_the_default_count_and_a_few_users_to_try(client):
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'<input id="n" [^>]*value="10">', html)
+    assert "The ratings have 40 users. Try" in html
+    tried = re.findall(r'<a href="/recommendations\?user_id=(\d+)">', html)
+    assert tried == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("query", "count"), [("user_id=alice&n=0", "0"), ("user_id=+&n=", "10")]
+)
+def test_a_refused_form_comes_back_with_what_was_entered(client, query, count):
+    response = client.get(f"/recommendations?{query}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    user_id = parse_qs(query, keep_blank_values=True)["user_id"][0]
+    assert f'<input id="user_id" name="user_id" value="{user_id}"' in html
+    assert re.search(rf'<input id="n" [^>]*value="{count}">', html)
+
+
 def test_random_user_goes_to_a_known_user(client):
     response = client.get("/random")
     assert response.status_code == 303
@@ -325,3 +378,10 @@ def test_without_a_genre_filter_personalize_hides_the_genre_menu(make_app):
     response = client.get("/recommendations?user_id=3&genre=Comedy")
     assert response.status_code == 400
     assert "PERSONALIZE_GENRE_FILTER_ARN" in response.get_data(as_text=True)
+
+
+def test_without_a_ratings_file_the_form_offers_no_users_to_try(make_app, tmp_path):
+    web = make_app({"RATINGS_PATH": str(tmp_path / "none.csv")}).test_client()
+    response = web.get("/")
+    assert response.status_code == 200
+    assert "The ratings have" not in response.get_data(as_text=True)

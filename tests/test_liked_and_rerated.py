@@ -66,3 +66,18 @@ def test_a_rating_made_in_the_app_replaces_the_files_rating_of_that_movie(client
     assert history_stars(client, "3")["Alien"] == "4"  # from the ratings file
     rate(client, "3", "h1", 1)
     assert history_stars(client, "3")["Alien"] == "1"
+
+
+def test_a_rating_of_exactly_three_and_a_half_stars_counts_as_liking(client):
+    for item_id, stars in (("h1", 1), ("h2", 1), ("c1", LIKED_RATING)):
+        rate(client, "lukewarm", item_id, stars)
+    assert set(reasons(client, "lukewarm")) == {("Airplane!", LIKED_RATING)}
+
+
+def test_ratings_made_after_the_model_was_trained_explain_the_next_list(client):
+    # The first request trains the model without this user; their ratings come later, so only
+    # the history read on the next request can say which movie they liked.
+    assert client.get("/recommendations?user_id=latecomer").status_code == 200
+    for item_id, stars in (("h1", 1), ("h2", 1), ("c1", 5)):
+        rate(client, "latecomer", item_id, stars)
+    assert set(reasons(client, "latecomer")) == {("Airplane!", 5.0)}

@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -195,6 +196,18 @@ def test_a_second_view_is_served_from_the_cache(mocked, make_client):
 
     assert len(mocked.calls) == 2
     assert second == first and second["2571"] is not None
+
+
+def test_without_a_cache_file_answers_are_cached_in_memory_and_nothing_is_written(
+    mocked, make_client, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    client = make_client(cache_path=None)
+    assert client.lookup(MATRIX) is not None
+    assert client.lookup(MATRIX) is not None
+    assert len(mocked.calls) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_not_found_is_cached(mocked, make_client):
@@ -708,3 +721,86 @@ def test_cache_url_setting_rejects_other_urls_without_repeating_them():
     with pytest.raises(config.ConfigError, match="CACHE_URL: expected a Redis URL") as caught:
         config.from_environment({"CACHE_URL": "postgres://user:s3cr3t@db/cache"})
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_an_omdb_error_is_logged_for_the_movie_with_the_key_masked(mocked, make_client, caplog):
+    answer(mocked, {"Response": "False", "Error": f"Odd trouble with {KEY} today"})
+    caplog.set_level(logging.WARNING, logger="omdb")
+    assert make_client().lookup(MATRIX) is None
+    assert "OMDb error for The Matrix (1999): Odd trouble with *** today" in caplog.messages
+
+
+class _CacheFailingSession(requests.Session):
+    """A session whose cache fails as it stores an answer (SQLite locked, Redis gone)."""
+
+    def get(self, *args: Any, **kwargs: Any) -> requests.Response:
+        time.sleep(0.2)  # both lookups are under way before either fails
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_cache_failing_during_lookups_gives_placeholders_and_one_warning(caplog):
+    client = OmdbClient(KEY, session=_CacheFailingSession())
+    try:
+        assert client.details([MATRIX, HEAT]) == {"2571": None, "6": None}
+    finally:
+        client.close()
+    warning = "OMDb cache unavailable (OperationalError); pages go without OMDb details"
+    assert caplog.messages.count(warning) == 1
+
+
+@pytest.mark.parametrize(
+    ("poster", "kept"),
+    [
+        ("https://m.media-amazon.com/p.jpg", "https://m.media-amazon.com/p.jpg"),
+        ("http://ia.media-imdb.com/p.jpg", "http://ia.media-imdb.com/p.jpg"),
+        ("javascript:alert(1)", None),
+        ("N/A", None),
+    ],
+)
+def test_a_poster_is_kept_only_as_a_web_address(poster, kept):
+    assert MovieDetails.from_omdb({**MATRIX_BODY, "Poster": poster}).poster_url == kept
+
+
+def test_blank_and_not_available_fields_are_none():
+    details = MovieDetails.from_omdb({**MATRIX_BODY, "Plot": "  ", "Director": "N/A"})
+    assert (details.plot, details.director) == (None, None)
+
+
+def test_an_injected_session_is_used_without_a_cache_and_left_open(mocked):
+    class _Session(requests.Session):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+            super().close()
+
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    session = _Session()
+    client = OmdbClient(KEY, session=session)
+    assert client.lookup(MATRIX) is not None
+    client.close()
+    assert not session.closed  # the caller made it, so the caller closes it
+    session.close()
+
+
+def test_answers_in_redis_are_kept_under_the_omdb_namespace(mocked, make_client, redis_url):
+    # A Redis shared with other apps: every key the cache writes starts with "omdb".
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    assert make_client(cache_url=redis_url).lookup(MATRIX) is not None
+    keys = list(redis.Redis.from_url(redis_url).scan_iter())
+    assert keys and all(key.startswith(b"omdb:") for key in keys)
+
+
+def test_the_cache_file_may_be_in_a_folder_yet_to_be_made_and_uses_a_write_ahead_log(
+    mocked, make_client, tmp_path
+):
+    cache_file = tmp_path / "not" / "yet" / "omdb.sqlite"
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    client = make_client(cache_path=cache_file)
+    assert client.lookup(MATRIX) is not None
+    client.close()
+    connection = sqlite3.connect(cache_file)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        connection.close()

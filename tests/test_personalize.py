@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from aws_support import CAMPAIGN, stubbed
 from botocore.exceptions import (
+    BotoCoreError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -16,7 +17,12 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from personalize import EventSender, PersonalizeRecommender, make_runtime_client
+from personalize import (
+    EventSender,
+    PersonalizeRecommender,
+    make_runtime_client,
+    recommendations_from,
+)
 from recommender.interface import Recommendation, RecommenderUnavailable
 
 RECOMMENDER = "arn:aws:personalize:us-east-1:123456789012:recommender/top-picks"
@@ -107,6 +113,35 @@ def test_reasons_from_user_personalization_v2_are_kept(runtime):
     assert listing.items[0].reason == "Exploration"
 
 
+def test_several_reasons_are_joined_with_commas(runtime):
+    client, stubber = runtime
+    reasons = ["Promoted item", "Exploration"]
+    stubber.add_response("get_recommendations", {"itemList": [{"itemId": "9", "reason": reasons}]})
+    listing = PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 1)
+    assert listing.items[0].reason == "Promoted item, Exploration"
+
+
+def test_unreadable_items_are_counted_in_the_log_and_a_clean_answer_logs_nothing(caplog):
+    answer = {"itemList": [{"itemId": "h1"}, {"itemId": 42}, {"itemId": "c2"}]}
+    assert [item.item_id for item in recommendations_from(answer, arn=CAMPAIGN)] == ["h1", "c2"]
+    assert caplog.messages == [
+        f"Dropped 1 unreadable items from Personalize's answer ({CAMPAIGN})"
+    ]
+    caplog.clear()
+    recommendations_from({"itemList": [{"itemId": "h1"}]}, arn=CAMPAIGN)
+    assert caplog.messages == []
+
+
+@pytest.mark.parametrize("answer", [["h1"], "itemList", None, {"itemList": {"itemId": "h1"}}])
+def test_an_answer_of_any_other_shape_is_unavailable_and_logged_with_the_arn(answer, caplog):
+    with pytest.raises(RecommenderUnavailable) as caught:
+        recommendations_from(answer, arn=CAMPAIGN)
+    assert caught.value.reason == (
+        "Amazon Personalize sent an answer that is not a list of recommendations."
+    )
+    assert any("no readable itemList" in line and CAMPAIGN in line for line in caplog.messages)
+
+
 def test_similar_items_use_the_sims_campaign(runtime):
     client, stubber = runtime
     stubber.add_response(
@@ -116,6 +151,32 @@ def test_similar_items_use_the_sims_campaign(runtime):
     )
     backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, sims_campaign_arn=SIMS)
     assert [item.item_id for item in backend.similar("1", 2)] == ["2", "3"]
+
+
+@pytest.mark.parametrize("target", [{"campaign_arn": CAMPAIGN}, {"recommender_arn": RECOMMENDER}])
+def test_a_missing_sims_campaign_is_named_not_the_main_one(runtime, target):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    backend = PersonalizeRecommender(client, sims_campaign_arn=SIMS, **target)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        backend.similar("1", 2)
+    assert caught.value.reason == f"Amazon Personalize has no resource {SIMS}."
+
+
+def test_a_missing_recommender_is_named(runtime):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, recommender_arn=RECOMMENDER).recommend("1", 2)
+    assert caught.value.reason == f"Amazon Personalize has no resource {RECOMMENDER}."
+
+
+def test_unreadable_items_in_a_sims_answer_are_logged_with_the_sims_campaign(runtime, caplog):
+    client, stubber = runtime
+    stubber.add_response("get_recommendations", {"itemList": [{"itemId": "2"}, {"itemId": " "}]})
+    backend = PersonalizeRecommender(client, campaign_arn=CAMPAIGN, sims_campaign_arn=SIMS)
+    assert [item.item_id for item in backend.similar("1", 2)] == ["2"]
+    assert any(SIMS in line for line in caplog.messages)
 
 
 def test_similar_items_go_through_the_configured_filter_too(runtime):
@@ -171,29 +232,68 @@ def test_exactly_one_arn_is_required(runtime):
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN, recommender_arn=RECOMMENDER)
 
 
+NOT_FOUND_HINT = "Check PERSONALIZE_CAMPAIGN_ARN (or _RECOMMENDER_ARN) and that it is ACTIVE."
+REFUSED = (
+    "AWS refused the credentials or the permission.",
+    "Check the credentials and that they allow personalize:GetRecommendations on this campaign.",
+)
+
+
+# What the 503 page and the API's error say, word for word: a person acts on these.
 @pytest.mark.parametrize(
-    ("code", "status", "reason_part", "hint_part"),
+    ("code", "status", "reason", "hint"),
     [
-        ("ResourceNotFoundException", 404, "has no resource", "ACTIVE"),
-        ("InvalidInputException", 400, "rejected the request", "filter"),
-        ("ThrottlingException", 400, "throttling", "minProvisionedTPS"),
-        ("AccessDeniedException", 403, "refused", "personalize:GetRecommendations"),
-        ("UnrecognizedClientException", 403, "refused", "credentials"),
-        ("InternalFailure", 500, "server error (HTTP 500)", "try again in a minute"),
-        ("SomethingNewException", 400, "(SomethingNewException)", "the app's log"),
+        ("ResourceNotFoundException", 404, f"Amazon Personalize has no resource {CAMPAIGN}.",
+         NOT_FOUND_HINT),
+        ("InvalidInputException", 400,
+         "Amazon Personalize rejected the request: details from AWS",
+         "Check the ARNs in the configuration (a filter must be ACTIVE and belong to the "
+         "campaign's dataset group)."),
+        ("ThrottlingException", 400, "Amazon Personalize is throttling requests.",
+         "Wait a moment and try again; a busy campaign needs a higher minProvisionedTPS."),
+        ("AccessDeniedException", 403, *REFUSED),
+        ("UnrecognizedClientException", 403, *REFUSED),
+        ("InternalFailure", 500, "Amazon Personalize answered with a server error (HTTP 500).",
+         "The fault is on AWS's side (or a proxy's): try again in a minute, and check the AWS "
+         "Health Dashboard for Amazon Personalize in this region if it persists."),
+        ("SomethingNewException", 400,
+         "Amazon Personalize answered with an error (SomethingNewException).",
+         "See the app's log for the error message."),
     ],
 )
-def test_service_errors_become_unavailable_with_a_hint(
-    runtime, code, status, reason_part, hint_part
-):
+def test_service_errors_become_unavailable_with_a_hint(runtime, code, status, reason, hint):
     client, stubber = runtime
     stubber.add_client_error("get_recommendations", code, "details from AWS", status)
     with pytest.raises(RecommenderUnavailable) as caught:
         PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
-    assert reason_part in caught.value.reason
-    assert hint_part in caught.value.hint
-    if code != "InvalidInputException":  # only Personalize's validation message is shown
-        assert "details from AWS" not in caught.value.reason + caught.value.hint
+    assert (caught.value.reason, caught.value.hint) == (reason, hint)
+
+
+def test_personalizes_validation_message_is_shown_up_to_300_characters(runtime):
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "InvalidInputException", "x" * 400, 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert caught.value.reason == "Amazon Personalize rejected the request: " + "x" * 300
+
+
+def test_an_error_code_that_does_not_look_like_aws_s_is_not_shown(runtime):
+    # A proxy's error page can fill the code with its own text: only the status is shown then.
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "<b>Blocked by policy</b>", "", 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert caught.value.reason == "Amazon Personalize answered with an error (HTTP 400)."
+
+
+def test_an_unknown_error_is_logged_with_its_message_but_not_shown(runtime, caplog):
+    # Its text may come from a proxy rather than AWS: the operator reads it, the user does not.
+    client, stubber = runtime
+    stubber.add_client_error("get_recommendations", "SomethingNewException", "odd detail", 400)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        PersonalizeRecommender(client, campaign_arn=CAMPAIGN).recommend("1", 10)
+    assert "odd detail" not in caught.value.reason + caught.value.hint
+    assert "Amazon Personalize's error answer said: 'odd detail'" in caplog.messages
 
 
 def test_wrong_region_is_named_in_the_hint(runtime):
@@ -202,7 +302,9 @@ def test_wrong_region_is_named_in_the_hint(runtime):
     stubber.add_client_error("get_recommendations", "ResourceNotFoundException", "", 404)
     with pytest.raises(RecommenderUnavailable) as caught:
         PersonalizeRecommender(client, campaign_arn=other).recommend("1", 10)
-    assert "AWS_REGION is us-east-1 but the ARN names eu-west-1" in caught.value.hint
+    assert caught.value.hint == (
+        f"{NOT_FOUND_HINT} AWS_REGION is us-east-1 but the ARN names eu-west-1."
+    )
 
 
 class _FailingClient:
@@ -216,25 +318,52 @@ class _FailingClient:
         raise self.error
 
 
+NETWORK_HINT = (
+    "Check the network connection (and any proxy) and AWS_REGION (the ARN names us-east-1)."
+)
+ODD_ANSWER = (
+    "Amazon Personalize sent an answer that could not be read.",
+    "Something between the app and AWS (a proxy or a firewall) may have answered instead: "
+    "check the network and any HTTPS_PROXY setting, then try again.",
+)
+
+
 @pytest.mark.parametrize(
-    ("error", "reason_part"),
+    ("error", "reason", "hint"),
     [
-        (NoCredentialsError(), "No AWS credentials"),
-        (NoRegionError(), "No AWS region"),
-        (EndpointConnectionError(endpoint_url="https://example.invalid"), "could not be reached"),
-        (ConnectTimeoutError(endpoint_url="https://example.invalid"), "could not be reached"),
-        (ReadTimeoutError(endpoint_url="https://example.invalid"), "did not answer within"),
-        (ConnectionClosedError(endpoint_url="https://example.invalid"), "closed the connection"),
-        (ResponseParserError("bad body"), "could not be read"),
-        (AttributeError("'list' object has no attribute 'get'"), "could not be read"),
+        (NoCredentialsError(), "No AWS credentials were found.",
+         "Configure credentials (aws configure, AWS_PROFILE or an instance role), or unset "
+         "PERSONALIZE_CAMPAIGN_ARN to use the embedded recommender."),
+        (NoRegionError(), "No AWS region is configured.",
+         "Set AWS_REGION to the campaign's region."),
+        (EndpointConnectionError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 could not be reached.", NETWORK_HINT),
+        (ConnectTimeoutError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 could not be reached.", NETWORK_HINT),
+        (ReadTimeoutError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 did not answer within 2 s.", NETWORK_HINT),
+        (ConnectionClosedError(endpoint_url="https://example.invalid"),
+         "Amazon Personalize in region us-east-1 closed the connection without answering.",
+         NETWORK_HINT),
+        (ResponseParserError("bad body"), *ODD_ANSWER),
+        (AttributeError("'list' object has no attribute 'get'"), *ODD_ANSWER),
     ],
 )
-def test_transport_failures_become_unavailable(error, reason_part):
+def test_transport_failures_become_unavailable(error, reason, hint):
     backend = PersonalizeRecommender(_FailingClient(error), campaign_arn=CAMPAIGN)
     with pytest.raises(RecommenderUnavailable) as caught:
         backend.recommend("1", 10)
-    assert reason_part in caught.value.reason
-    assert caught.value.hint
+    assert (caught.value.reason, caught.value.hint) == (reason, hint)
+
+
+def test_any_other_failure_sends_the_reader_to_the_log_which_names_its_type(caplog):
+    backend = PersonalizeRecommender(_FailingClient(BotoCoreError()), campaign_arn=CAMPAIGN)
+    with pytest.raises(RecommenderUnavailable) as caught:
+        backend.recommend("1", 10)
+    assert (caught.value.reason, caught.value.hint) == (
+        "The call to Amazon Personalize failed.", "See the app's log for the error type."
+    )
+    assert "Amazon Personalize call failed: BotoCoreError" in caplog.messages
 
 
 def test_runtime_client_is_made_for_the_given_region():

@@ -119,6 +119,40 @@ def test_items_unknown_to_the_app_are_dropped_and_logged_once(
     assert len(logged) == 1
 
 
+def test_after_the_first_unknown_items_the_log_says_it_stops_and_does_so(
+    web, endpoint, caplog, monkeypatch
+):
+    # The bound keeps a campaign trained on other data from flooding the log; two stand in for
+    # the thousand here.
+    monkeypatch.setattr(services, "_UNKNOWN_LOGGED", set())
+    monkeypatch.setattr(services, "_UNKNOWN_LOG_LIMIT", 2)
+    endpoint.answer = answer([{"itemId": f"gone-{number}"} for number in range(3)])
+    caplog.set_level(logging.WARNING, logger="services")
+    assert web.get("/recommendations?user_id=ghost&n=3").status_code == 200
+    logged = [line for line in caplog.messages if "gone-" in line]
+    assert len(logged) == 2
+    assert "'gone-0'" in logged[0] and logged[0].endswith("so it is not shown")
+    assert logged[1].endswith(" (further unknown items are not logged)")
+
+
+def test_a_movie_only_the_ratings_file_knows_is_shown(make_app, endpoint, data_files):
+    ratings, items = data_files
+    items.write_text("\n".join(line for line in items.read_text().splitlines()
+                                if not line.startswith("h4,")) + "\n")
+    endpoint.answer = answer([{"itemId": "h4"}, {"itemId": "c2"}])
+    body = make_app(PERSONALIZE).test_client().get("/api/recommendations?user_id=ghost&n=2")
+    assert [item["item_id"] for item in body.get_json()["items"]] == ["h4", "c2"]
+
+
+def test_with_only_a_ratings_file_items_it_does_not_know_are_dropped(
+    make_app, endpoint, tmp_path
+):
+    endpoint.answer = answer([{"itemId": "gone-without-items"}, {"itemId": "h1"}])
+    no_items = {**PERSONALIZE, "ITEMS_PATH": str(tmp_path / "none.csv")}
+    body = make_app(no_items).test_client().get("/api/recommendations?user_id=ghost&n=2")
+    assert [item["item_id"] for item in body.get_json()["items"]] == ["h1"]
+
+
 def test_more_like_this_from_a_sims_campaign_drops_items_unknown_to_the_app(
     make_app, endpoint
 ):
@@ -281,4 +315,39 @@ def test_a_rating_is_sent_to_the_event_tracker(make_app, endpoint):
     assert response.get_json()["sent_to_personalize"] is True
     path, request = endpoint.requests[0]
     assert (path, request["trackingId"], request["userId"]) == ("/events", "tracking-1", "7")
+    # The answer's timestamp is the rating's, the one the event carries.
+    assert response.get_json()["timestamp"] == request["eventList"][0]["sentAt"]
+
+
+def test_an_event_tracker_that_drops_the_connection_is_named_with_its_region(make_app, endpoint):
+    endpoint.answer = Answer(drop="reset")
+    web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
+    response = web.post("/api/ratings", json={"user_id": "7", "item_id": "h1", "rating": 4})
+    assert response.get_json()["notice"] == (
+        "Saved here, but not sent to Personalize: Amazon Personalize in region us-east-1 "
+        "closed the connection without answering."
+    )
+
+
+def test_a_missing_event_tracker_is_named_as_such_in_the_notice(make_app, endpoint):
+    endpoint.answer = Answer(status=404, body=b'{"__type": "ResourceNotFoundException"}')
+    web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
+    response = web.post("/api/ratings", json={"user_id": "7", "item_id": "h1", "rating": 4})
+    assert response.get_json()["notice"] == (
+        "Saved here, but not sent to Personalize: Amazon Personalize has no resource event tracker."
+    )
+
+
+def test_a_refused_event_keeps_the_rating_and_the_answer_says_why(make_app, endpoint):
+    endpoint.answer = Answer(status=403, body=b'{"__type": "AccessDeniedException"}')
+    web = make_app({**PERSONALIZE, "PERSONALIZE_TRACKING_ID": "tracking-1"}).test_client()
+    before = int(time.time())
+    response = web.post("/api/ratings", json={"user_id": "7", "item_id": "h1", "rating": 4})
+    body = response.get_json()
+    assert response.status_code == 201
+    assert body["sent_to_personalize"] is False
+    assert body["notice"] == (
+        "Saved here, but not sent to Personalize: AWS refused the credentials or the permission."
+    )
+    assert before <= body["timestamp"] <= time.time()
 
