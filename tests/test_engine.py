@@ -509,3 +509,24 @@ def _read(path: Path) -> Interactions:
     from dataset import read_interactions
 
     return read_interactions(path)
+
+
+def test_a_folded_in_users_recent_movies_keep_the_order_of_ratings_made_in_the_same_second():
+    from types import SimpleNamespace
+
+    from recommender.model_files import ModelParams
+    from recommender.users import state_from_history
+
+    params = ModelParams()
+    items = [f"m{number}" for number in range(100)]
+    model = SimpleNamespace(params=params, rating_range=(1.0, 5.0), item_ids=items)
+    rng = np.random.default_rng(0)
+    # Many ratings share a second (a batch import does that), and the history comes in any
+    # order: within a second, the later in the history is the newer, as in training.
+    seconds = rng.integers(0, 3, len(items))
+    history = [Interaction(item, 4.0, int(second)) for item, second in
+               zip(items, seconds, strict=True)]
+    state = state_from_history(history, model, {item: code for code, item in
+                                                enumerate(items)}, lambda row: None)
+    newest = sorted(range(len(items)), key=lambda code: seconds[code])[-params.recent_count:]
+    assert state.recent.tolist() == newest

@@ -385,3 +385,74 @@ def test_without_a_ratings_file_the_form_offers_no_users_to_try(make_app, tmp_pa
     response = web.get("/")
     assert response.status_code == 200
     assert "The ratings have" not in response.get_data(as_text=True)
+
+
+# --- What a card links to -----------------------------------------------------------------------
+
+
+def test_a_cards_links_and_rating_form_point_where_url_for_would(client):
+    html = client.get("/recommendations?user_id=3&n=2").get_data(as_text=True)
+    grid, history = html.split('class="history"')
+    card = grid.split('<article class="card"')[1]
+    item_id = re.search(r'data-item-id="([^"]+)"', card).group(1)
+    assert f'href="/movies?item_id={item_id}&amp;user_id=3"' in card
+    assert 'action="/ratings"' in card
+    assert 'name="next" value="/recommendations?user_id=3&amp;n=2"' in card
+    assert 'src="/static/placeholder-poster.svg"' in card  # no OMDb key: the placeholder
+    assert client.get("/static/placeholder-poster.svg").status_code == 200
+    # The history's cards have no form and link without a user ID.
+    rated = re.search(r'<article class="card compact" data-item-id="([^"]+)"', history).group(1)
+    assert f'href="/movies?item_id={rated}"' in history
+
+
+@pytest.mark.parametrize("user_id", ["3", "guest:1/2", "a b&c", "ünï"])
+def test_a_cards_movie_link_is_the_same_text_as_url_for(make_app, user_id):
+    from flask import url_for
+
+    from pages import PageLinks
+
+    app = make_app()
+    with app.test_request_context("/recommendations"):
+        expected = url_for("movies.movie", item_id="h4", user_id=user_id)
+        assert PageLinks().movie("h4", user_id) == expected
+        assert PageLinks().movie("h4") == url_for("movies.movie", item_id="h4")
+
+
+def test_a_movie_page_shows_the_users_own_rating_on_its_card(client):
+    assert rate(client, "3", "h4", 4).status_code == 303
+    html = client.get("/movies?item_id=h4&user_id=3").get_data(as_text=True)
+    card = html.split("More like this")[0]
+    assert '<p class="user-rating" aria-label="Rated 4 out of 5">' in card
+    assert card.count("star on") == 4 and "Your rating" in card
+
+
+def test_a_because_movie_without_stars_is_named_without_them():
+    from dataset import Catalog, Movie
+    from pages import _reason
+    from recommender.interface import Recommendation
+
+    catalog = Catalog([Movie("h1", "Alien"), Movie("h2", "Aliens")])
+    item = Recommendation("h2", because="h1")
+    assert _reason(catalog, item, {"h1": None}) == "Because you rated Alien"  # implicit
+    assert _reason(catalog, item, {"h1": 4.5}) == "Because you rated Alien ★4.5"
+
+
+def test_a_next_as_long_as_the_limit_is_kept_and_one_longer_is_not(client):
+    from pages import MAX_NEXT_LENGTH
+
+    longest = "/recommendations?user_id=3&x=" + "a" * (MAX_NEXT_LENGTH - 29)
+    assert len(longest) == MAX_NEXT_LENGTH
+    assert rate(client, "3", "h4", 4, next=longest).headers["Location"] == longest
+    too_long = longest + "a"
+    assert rate(client, "3", "h4", 4, next=too_long).headers["Location"] == (
+        "/recommendations?user_id=3"
+    )
+
+
+def test_the_form_page_without_a_ratings_file_offers_no_users_to_try(make_app, tmp_path):
+    app = make_app({"PERSONALIZE_CAMPAIGN_ARN": CAMPAIGN,
+                    "RATINGS_PATH": str(tmp_path / "no-ratings.csv")})
+    assert app.extensions["movies"].interactions is None
+    page = app.test_client().get("/")
+    assert page.status_code == 200
+    assert "The ratings have" not in page.get_data(as_text=True)

@@ -804,3 +804,47 @@ def test_the_cache_file_may_be_in_a_folder_yet_to_be_made_and_uses_a_write_ahead
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         connection.close()
+
+
+# --- How the session is built --------------------------------------------------------------------
+
+
+def test_a_redis_cache_gives_up_within_the_cache_timeout_and_keeps_every_cache_rule():
+    # No server is needed: the connection is made on first use.
+    session = build_session(None, cache_url="redis://127.0.0.1:1/0")
+    connection = session.cache.responses.connection.connection_pool.connection_kwargs
+    assert connection["socket_timeout"] == omdb.CACHE_TIMEOUT
+    assert connection["socket_connect_timeout"] == omdb.CACHE_TIMEOUT
+    assert session.settings.expire_after == omdb.CACHE_EXPIRY
+    assert session.settings.ignored_parameters == ["apikey"]  # the key never in a cache key
+
+
+def test_the_session_keeps_a_page_worth_of_connections_to_omdb():
+    session = build_session(None, pool_size=37)
+    for url in (BASE_URL, "http://www.omdbapi.com/"):
+        assert session.get_adapter(url)._pool_maxsize == 37
+
+
+def _answer(status: int, body: Any) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(body).encode()
+    return response
+
+
+def test_only_a_movie_or_not_found_answered_with_200_is_cached():
+    movie = {"Response": "True", "Title": "Heat"}
+    assert omdb.is_cacheable(_answer(200, movie))
+    assert omdb.is_cacheable(_answer(200, {"Response": "False", "Error": "Movie not found!"}))
+    assert not omdb.is_cacheable(_answer(500, movie))  # a server error, whatever it says
+    assert not omdb.is_cacheable(_answer(200, [movie]))  # JSON, but not an object
+    assert not omdb.is_cacheable(_answer(200, {"Response": "False", "Error": "Invalid API key!"}))
+
+
+def test_a_forked_worker_makes_its_own_lookup_threads(monkeypatch):
+    client = OmdbClient(KEY, session=build_session(None))
+    parents = client._executor()
+    assert client._executor() is parents  # one pool per process, reused by every page
+    monkeypatch.setattr(omdb.os, "getpid", lambda: -1)  # as in a worker forked from it
+    assert client._executor() is not parents
+    client.close()
