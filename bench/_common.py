@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 PROJECT = Path(__file__).resolve().parents[1]
 MOVIELENS_SMALL = PROJECT.parent / "shared" / "data" / "ml-latest-small"
 
@@ -33,3 +35,25 @@ def movielens_ratings(movielens_dir: Path = MOVIELENS_SMALL) -> Path:
         writer.writerow(["USER_ID", "ITEM_ID", "RATING", "TIMESTAMP"])
         writer.writerows(rows)
     return target
+
+
+def taste_ratings(
+    rng: np.random.Generator, interactions: int, items: int, per_user: int = 100, tastes: int = 20
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Synthetic (user, item, rating) codes and the number of users.
+
+    Users with one of `tastes` tastes pick mostly items of their taste, popular ones more.
+    """
+    users = max(1, interactions // per_user)
+    user_taste = rng.integers(tastes, size=users)
+    item_taste = rng.integers(tastes, size=items)
+    user = rng.integers(users, size=interactions)
+    rank = rng.zipf(1.3, size=interactions) - 1  # a few items very popular, most rarely rated
+    own_taste = rng.random(interactions) < 0.8
+    item = rank % items
+    for taste in range(tastes):
+        chosen = own_taste & (user_taste[user] == taste)
+        pool = np.flatnonzero(item_taste == taste)
+        item[chosen] = pool[rank[chosen] % len(pool)]
+    rating = np.clip(np.where(own_taste, 4, 2) + rng.integers(-1, 2, size=interactions), 1, 5)
+    return user, item, rating, users

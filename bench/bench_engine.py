@@ -28,30 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import PROJECT
+from _common import PROJECT, taste_ratings
 
 ITEMS = 10_000
-PER_USER = 100
-TASTES = 20
 
 
 def write_synthetic(path: Path, interactions: int, seed: int = 0) -> None:
-    """Users with one of TASTES tastes pick mostly items of their taste, popular ones more."""
+    """_common.taste_ratings' ratings over ITEMS items, written as a ratings CSV file."""
     rng = np.random.default_rng(seed)
-    users = max(1, interactions // PER_USER)
-    user_taste = rng.integers(TASTES, size=users)
-    item_taste = rng.integers(TASTES, size=ITEMS)
-    by_taste = [np.flatnonzero(item_taste == taste) for taste in range(TASTES)]
-    user = rng.integers(users, size=interactions)
-    # Zipf-like ranks: a few items are very popular, most are rarely rated.
-    rank = rng.zipf(1.3, size=interactions) - 1
-    own_taste = rng.random(interactions) < 0.8
-    item = rank % ITEMS
-    for taste in range(TASTES):
-        chosen = own_taste & (user_taste[user] == taste)
-        pool = by_taste[taste]
-        item[chosen] = pool[rank[chosen] % len(pool)]
-    rating = np.clip(np.where(own_taste, 4, 2) + rng.integers(-1, 2, size=interactions), 1, 5)
+    user, item, rating, _users = taste_ratings(rng, interactions, ITEMS)
     timestamp = 1_400_000_000 + np.sort(rng.integers(0, 300_000_000, size=interactions))
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)

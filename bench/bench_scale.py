@@ -36,33 +36,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from _common import PROJECT
+from _common import PROJECT, taste_ratings
 
 if TYPE_CHECKING:
     from dataset import Interactions
 
-PER_USER = 100
-TASTES = 20
 USERS_TIMED = 1000
 
 
 def synthetic(interactions: int, items: int, seed: int = 0) -> Interactions:
-    """Users with one of TASTES tastes pick mostly items of their taste, popular ones more."""
+    """_common.taste_ratings' ratings, every one of `items` items rated at least once."""
     from dataset import Interactions
 
     rng = np.random.default_rng(seed)
-    users = max(1, interactions // PER_USER)
-    user_taste = rng.integers(TASTES, size=users)
-    item_taste = rng.integers(TASTES, size=items)
-    user = rng.integers(users, size=interactions)
-    rank = rng.zipf(1.3, size=interactions) - 1  # a few items very popular, most rarely rated
-    own_taste = rng.random(interactions) < 0.8
-    item = rank % items
-    for taste in range(TASTES):
-        chosen = own_taste & (user_taste[user] == taste)
-        pool = np.flatnonzero(item_taste == taste)
-        item[chosen] = pool[rank[chosen] % len(pool)]
-    rating = np.clip(np.where(own_taste, 4, 2) + rng.integers(-1, 2, interactions), 1, 5)
+    user, item, rating, users = taste_ratings(rng, interactions, items)
     # Every item rated once more by someone, so the catalogue has exactly `items` items.
     user = np.concatenate([user, rng.integers(users, size=items)])
     item = np.concatenate([item, np.arange(items)])
