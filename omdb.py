@@ -17,8 +17,9 @@ import re
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -232,6 +233,7 @@ class OmdbClient:
             session = build_session(cache_path, cache_url=cache_url, pool_size=self._max_workers)
         self._session = session
         self._recent = _Recent(RECENT_ANSWERS)
+        self._thread = threading.local()  # .cache_only, set by cache_only()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
@@ -263,8 +265,21 @@ class OmdbClient:
                 found[movie.item_id] = details
             else:
                 misses.append(movie)
-        found.update(self._fetch(misses, breaker))
-        return {movie.item_id: found[movie.item_id] for movie in unique}
+        if not getattr(self._thread, "cache_only", False):
+            found.update(self._fetch(misses, breaker))
+        return {movie.item_id: found.get(movie.item_id) for movie in unique}
+
+    @contextmanager
+    def cache_only(self) -> Iterator[None]:
+        """Within it, this thread's lookups answer from the cache and send no request.
+
+        For a worker warming itself up: it must not spend the key's daily quota on every start.
+        """
+        self._thread.cache_only = True
+        try:
+            yield
+        finally:
+            self._thread.cache_only = False
 
     def close(self) -> None:
         """Stop the lookup threads; close the session (and its cache) if this client made it."""

@@ -84,13 +84,16 @@ def warm_worker(app: Flask) -> None:
     if interactions is None or not interactions.n_users:
         return
     client = app.test_client()
+    pairs = zip(interactions.user_ids, interactions.item_ids, strict=False)
     try:
-        pairs = zip(interactions.user_ids, interactions.item_ids, strict=False)
-        for user_id, item_id in itertools.islice(pairs, WARM_UP_USERS):
-            user, item = quote(user_id, safe=""), quote(item_id, safe="")
-            for path in (f"/api/recommendations?user_id={user}", f"/recommendations?user_id={user}",
-                         f"/movies?item_id={item}&user_id={user}"):
-                client.get(path, environ_base={"REMOTE_ADDR": WARM_UP_CLIENT})
+        # From OMDb's cache only: every worker's start must not spend the key's daily quota.
+        with wiring.omdb.cache_only():
+            for user_id, item_id in itertools.islice(pairs, WARM_UP_USERS):
+                user, item = quote(user_id, safe=""), quote(item_id, safe="")
+                for path in (f"/api/recommendations?user_id={user}",
+                             f"/recommendations?user_id={user}",
+                             f"/movies?item_id={item}&user_id={user}"):
+                    client.get(path, environ_base={"REMOTE_ADDR": WARM_UP_CLIENT})
     except Exception:  # a worker that cannot warm up still serves
         logger.warning("Warming up the worker failed; its first page will be slower", exc_info=True)
 

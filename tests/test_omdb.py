@@ -848,3 +848,13 @@ def test_a_forked_worker_makes_its_own_lookup_threads(monkeypatch):
     monkeypatch.setattr(omdb.os, "getpid", lambda: -1)  # as in a worker forked from it
     assert client._executor() is not parents
     client.close()
+
+
+def test_cache_only_answers_from_the_cache_and_sends_nothing(mocked, make_client):
+    client = make_client()
+    answer(mocked, MATRIX_BODY, i="tt0133093")
+    assert client.details([MATRIX])["2571"].runtime == "136 min"  # asked once, cached
+    with client.cache_only():
+        found = client.details([MATRIX, HEAT])  # Heat is not cached: no request for it
+    assert found["2571"].runtime == "136 min" and found["6"] is None
+    assert len(mocked.calls) == 1

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import responses
 from conftest import write_small_data
 from flask import Flask
 from gunicorn_support import PROJECT, Gunicorn
@@ -123,6 +124,15 @@ def test_the_warm_up_spends_no_visitors_rate_limit(make_app):
     assert app.extensions["movies"].is_built("omdb")
     page = app.test_client().get("/recommendations?user_id=1")  # a visitor on 127.0.0.1
     assert page.status_code == 200
+
+
+def test_the_warm_up_sends_omdb_no_request(make_app):
+    app = make_app({"OMDB_API_KEY": "k3y"})
+    app.extensions["movies"].warm_up()  # in the master
+    with responses.RequestsMock() as omdb_api:  # any request would fail the warm-up's lookups
+        wsgi.warm_worker(app)
+        assert len(omdb_api.calls) == 0
+    assert app.extensions["movies"].omdb.enabled  # a real client, held to its cache
 
 
 def test_a_worker_on_personalize_makes_no_warm_up_call(make_app):
