@@ -16,12 +16,11 @@ import os
 import re
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import requests_cache
 from requests.adapters import HTTPAdapter
 
 from dataset import Movie
+from recent_answers import RecentAnswers
 
 logger = logging.getLogger(__name__)
 
@@ -172,43 +172,6 @@ class _Breaker:
 
 
 Query = tuple[tuple[str, str], ...]
-_Entry = tuple[MovieDetails | None, datetime | None]  # details, when the cached answer expires
-
-
-class _Recent:
-    """The latest answers that are in the cache, parsed, so a page seen again reads no cache.
-
-    Reading and parsing a cached answer costs more than rendering its card. This copy is bounded,
-    holds only what the cache holds (never errors), and each entry expires with its cached answer,
-    so the cache stays the source of truth.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Query, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, query: Query) -> tuple[bool, MovieDetails | None]:
-        """(True, details) when known and unexpired, else (False, None)."""
-        with self._lock:
-            item = self._items.get(query)
-            if item is None:
-                return False, None
-            details, expires = item
-            if expires is not None and expires <= datetime.now(timezone.utc):
-                del self._items[query]
-                return False, None
-            self._items.move_to_end(query)
-            return True, details
-
-    def put(self, query: Query, details: MovieDetails | None, expires: datetime | None) -> None:
-        with self._lock:
-            self._items[query] = (details, expires)
-            self._items.move_to_end(query)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class OmdbClient:
     """Looks movies up on OMDb; without an API key it is disabled and never touches the network."""
 
@@ -232,7 +195,7 @@ class OmdbClient:
         if self._owns_session:
             session = build_session(cache_path, cache_url=cache_url, pool_size=self._max_workers)
         self._session = session
-        self._recent = _Recent(RECENT_ANSWERS)
+        self._recent = RecentAnswers(RECENT_ANSWERS)
         self._thread = threading.local()  # .cache_only, set by cache_only()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
