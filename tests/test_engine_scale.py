@@ -324,3 +324,13 @@ def test_building_the_confidence_matrix_leaves_the_interactions_as_they_were():
     assert matrix.has_canonical_format
     assert np.array_equal(interactions.items_by_time, items_by_time)
     assert np.array_equal(interactions.items_by_time, interactions.items[interactions.time_order])
+
+
+def test_asked_for_every_item_with_none_excluded_every_item_comes_back():
+    from recommender.ranking import top_items
+
+    scores = np.array([0.3, 0.9, 0.1, 0.5], dtype=np.float32)
+    items = ["a", "b", "c", "d"]
+    found = top_items(scores, 4, np.empty(0, dtype=np.int64), item_ids=items,
+                      tie_rank=np.arange(4))
+    assert [item.item_id for item in found] == ["b", "d", "a", "c"]
