@@ -152,7 +152,7 @@ def create_app(
     app.secret_key = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
     app.session_interface = SessionInterface()
     app.add_template_filter(settings_module.redact_account_ids, "redact_account_ids")
-    card_parts.init_app(app)
+    card_parts.init_app(app, links=pages.page_links)
     app.extensions["movies"] = Wiring(app.config, app.instance_path, **services)
 
     app.register_blueprint(pages.bp)

@@ -8,8 +8,9 @@ import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from flask import (
     Blueprint,
@@ -23,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 
 import access
 from dataset import Catalog, Interaction, Movie
@@ -86,10 +88,7 @@ def _unavailable(problem: RecommenderUnavailable) -> Any:
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    # csrf_token is called by the rating forms only, so pages without one set no session.
     return {
-        "csrf_token": csrf_token,
-        "page_links": page_links,
         "max_id_length": MAX_ID_LENGTH,
         "demo_mode": access.is_open(),
         "signed_in_user": access.signed_in_user(),
@@ -101,10 +100,20 @@ def _template_globals() -> dict[str, Any]:
 
 # werkzeug's characters left unquoted in a query, so that a link reads as url_for writes it.
 _QUERY_SAFE = "!$'()*,/:;?@"
+# A value as urlencode writes it; kept, since a page quotes the same few IDs many times.
+_query_value = lru_cache(maxsize=4096)(partial(quote_plus, safe=_QUERY_SAFE))
+
+
+@dataclass(frozen=True)
+class RatingForm:
+    """What every card's rating form on a page shares: where it posts, and its hidden fields."""
+
+    action: str
+    fields: Markup
 
 
 class PageLinks:
-    """The URLs a page's cards share, built once per request rather than once per card.
+    """The URLs and form fields a page's cards share, built once per request, not per card.
 
     url_for costs a route lookup and a build each time; a results page at n=50 called it over
     200 times for the same few paths.
@@ -115,11 +124,23 @@ class PageLinks:
         self.rate = url_for("movies.rate")
         self.placeholder_poster = url_for("static", filename="placeholder-poster.svg")
         self.here = request.full_path  # where a card's rating form comes back to
+        self._rating_forms: dict[str, RatingForm] = {}
 
     def movie(self, item_id: str, user_id: str | None = None) -> str:
         """url_for("movies.movie", item_id=..., user_id=...), the same text."""
-        query = [("item_id", item_id), ("user_id", user_id)] if user_id else [("item_id", item_id)]
-        return f"{self.movie_path}?{urlencode(query, safe=_QUERY_SAFE)}"
+        url = f"{self.movie_path}?item_id={_query_value(item_id)}"
+        return f"{url}&user_id={_query_value(user_id)}" if user_id else url
+
+    def rating_form(self, user_id: str) -> RatingForm:
+        """The rating form's shared part for cards rated as `user_id` (escaped by Markup)."""
+        if user_id not in self._rating_forms:
+            fields = Markup(
+                '<input type="hidden" name="csrf_token" value="{}">\n'
+                '        <input type="hidden" name="user_id" value="{}">\n'
+                '        <input type="hidden" name="next" value="{}">'
+            ).format(csrf_token(), user_id, self.here)
+            self._rating_forms[user_id] = RatingForm(self.rate, fields)
+        return self._rating_forms[user_id]
 
 
 def page_links() -> PageLinks:

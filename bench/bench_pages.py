@@ -39,6 +39,7 @@ from gunicorn_support import Gunicorn  # noqa: E402 - needs the path above
 
 USER = "1"
 TARGETS = {10: 1.5, 50: 2.0}
+KINDS = ("results", "bare", "unrendered", "no limits")
 # One worker, as in the figures; every other setting is the app's default.
 SERVER = {"SECRET_KEY": "bench", "WEB_CONCURRENCY": 1, "TRUSTED_PROXIES": "127.0.0.1/32"}
 
@@ -90,14 +91,19 @@ def run(options: argparse.Namespace, work: Path, servers: ExitStack) -> None:
     bare_app = f"bench._bare_app:create_static({str(folder)!r})"
     bare_server = Gunicorn(SERVER, work / "bare", app=bare_app)
     bare = Client(servers.enter_context(bare_server), clients)
+    unrendered_app = f"bench._bare_app:create_unrendered({str(folder)!r}, {str(work / 'u')!r})"
+    unrendered_server = Gunicorn(SERVER, work / "u", app=unrendered_app)
+    unrendered = Client(servers.enter_context(unrendered_server), clients)
 
     kinds: dict[str, Callable[[], bytes]] = {}
     for n, path in paths.items():
         kinds[f"results {n}"] = lambda path=path: app.get(path)
         kinds[f"no limits {n}"] = lambda path=path: unlimited.get(path)
         kinds[f"bare {n}"] = lambda n=n: bare.get(f"/page-{n}")
-        if len(bare.get(f"/page-{n}")) != len(pages[n]):
-            raise SystemExit("the bare page is not the results page's size")
+        kinds[f"unrendered {n}"] = lambda path=path: unrendered.get(path)
+        for floor in (bare.get(f"/page-{n}"), unrendered.get(path)):
+            if len(floor) != len(pages[n]):
+                raise SystemExit("a floor's page is not the results page's size")
 
     for _ in range(options.warm_up):
         for get in kinds.values():
@@ -114,13 +120,15 @@ def run(options: argparse.Namespace, work: Path, servers: ExitStack) -> None:
 def report(options: argparse.Namespace, pages: dict[int, bytes], median: dict[str, float]) -> None:
     print(f"gunicorn, 1 worker, loopback; medians of {options.rounds} interleaved rounds")
     print(f"{'n':>4} {'bytes':>8} {'results ms':>10} {'bare ms':>8} {'ratio':>6} {'target':>7} "
-          f"{'no limits ms':>12} {'ratio':>6} {'limiter ms':>10}")
+          f"{'unrendered ms':>13} {'/ bare':>6} {'results / unrendered':>20} "
+          f"{'no limits ms':>12} {'limiter ms':>10}")
     for n in options.sizes:
-        ms = {kind: median[f"{kind} {n}"] * 1000 for kind in ("results", "bare", "no limits")}
+        ms = {kind: median[f"{kind} {n}"] * 1000 for kind in KINDS}
         target = f"{TARGETS[n]:.1f}x" if n in TARGETS else "-"
         print(f"{n:>4} {len(pages[n]):>8,} {ms['results']:>10.2f} {ms['bare']:>8.2f} "
-              f"{ms['results'] / ms['bare']:>5.2f}x {target:>7} {ms['no limits']:>12.2f} "
-              f"{ms['no limits'] / ms['bare']:>5.2f}x {ms['results'] - ms['no limits']:>10.2f}")
+              f"{ms['results'] / ms['bare']:>5.2f}x {target:>7} {ms['unrendered']:>13.2f} "
+              f"{ms['unrendered'] / ms['bare']:>5.2f}x {ms['results'] / ms['unrendered']:>19.2f}x "
+              f"{ms['no limits']:>12.2f} {ms['results'] - ms['no limits']:>10.2f}")
 
 
 if __name__ == "__main__":
