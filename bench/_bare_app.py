@@ -3,11 +3,8 @@ with its results page unrendered, served by the same gunicorn config as the app.
 
 from __future__ import annotations
 
-from typing import Any
-
-import flask
 from flask import Flask, render_template
-from jinja2 import Environment, FileSystemLoader, TemplateNotFound
+from jinja2 import ChoiceLoader, DictLoader, FileSystemLoader
 
 PAGE = "<!doctype html><title>Bare</title><p>A bare Flask page.</p>"
 
@@ -27,29 +24,33 @@ def create_static(folder: str) -> Flask:
     return app
 
 
+# results.html on the unrendered server: the saved page for the count asked, as it is.
+_SAVED_RESULTS = (
+    '{% set _token = make_form_token() %}{% include "page-" ~ count ~ ".html" ignore missing %}'
+)
+
+
 def create_unrendered(folder: str, instance: str) -> Flask:
-    """The app itself, except that its results page at n=N sends page-N.html from `folder` (the
-    page it renders, saved) instead of rendering results.html.
+    """The app as gunicorn serves it, unrendered (below)."""
+    import wsgi  # the app's own modules: gunicorn runs in the project folder
+
+    return unrendered(wsgi.create_warm_app(instance), folder)
+
+
+def unrendered(app: Flask, folder: str) -> Flask:
+    """`app`, except that its results page at n=N sends page-N.html from `folder` (the page it
+    renders, saved) instead of rendering results.html.
 
     So GET /recommendations does everything the real page does but render it: the read limit,
     the user's ratings read and ranked, OMDb's details looked up, the cards' data built, and
     the session's form token made for the page's forms.
     """
-    import pages  # the app's modules: gunicorn runs in the project folder
-    import wsgi
+    import pages
 
-    saved = Environment(loader=FileSystemLoader(folder), autoescape=True)
-
-    def render_saved(template: str, **context: Any) -> str:
-        if template == "results.html":
-            try:
-                page = saved.get_template(f"page-{context['count']}.html")
-            except TemplateNotFound:  # a size the bench did not save: the worker's warm-up
-                pass
-            else:
-                pages.csrf_token()
-                return page.render()
-        return flask.render_template(template, **context)
-
-    pages.render_template = render_saved  # in this bench server's process only
-    return wsgi.create_warm_app(instance)
+    app.jinja_env.globals["make_form_token"] = pages.csrf_token
+    app.jinja_env.loader = ChoiceLoader([
+        DictLoader({"results.html": _SAVED_RESULTS}),
+        FileSystemLoader(folder),
+        app.jinja_env.loader,
+    ])
+    return app

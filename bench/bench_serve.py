@@ -15,17 +15,19 @@ gunicorn.conf.py on loopback, the embedded engine on the sample data, SQLite, no
 - slow clients: /healthz latency while two uploads that sent a Content-Length but not the
   body are open, on one worker.
 
+- the ceiling: the same mix through Flask's test client in this process, one request after
+  another, its CPU time per request divided into the cores: no server could serve it faster.
+
 Targets: 0 errors and 0 inconsistent reads; 4 workers <= 1.5x one worker (PSS); first page
 <= 2x the hundredth; /healthz <= 100 ms with two unfinished uploads; requests/s at concurrency
-8 >= 50% of the bare page's. The load generator shares the 2 cores with the server.
+8 >= 50% of the bare page's. That last one cannot hold while the ceiling itself is below half
+the bare page's, so the figure beside it is the server's share of the ceiling (>= 50%). The
+load generator shares the 2 cores with the server.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import http.client
-import json
 import os
 import random
 import signal
@@ -33,155 +35,63 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from _common import PROJECT
+from _load import (
+    ITEMS,
+    RATINGS,
+    Client,
+    InProcessClient,
+    Tally,
+    data_ids,
+    mixed_step,
+    run_load,
+    summary,
+)
 
 sys.path.insert(0, str(PROJECT / "tests"))
 from gunicorn_support import Gunicorn, pss_kib  # noqa: E402 - needs the path above
 
-RATINGS = PROJECT / "data" / "ratings.csv"
-ITEMS = PROJECT / "data" / "items.csv"
 BARE_APP = "bench._bare_app:create()"
 CONCURRENCY = (1, 8, 32)
-
-
-@dataclass
-class Tally:
-    """What one load run saw; threads add to it under the lock."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    inconsistent: int = 0
-    checked: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, seconds: float, ok: bool) -> None:
-        with self.lock:
-            self.latencies.append(seconds)
-            self.errors += not ok
-
-
-class Client:
-    """One simulated visitor: a kept-alive connection, reopened after an error."""
-
-    def __init__(self, port: int, tally: Tally) -> None:
-        self.port, self.tally = port, tally
-        self.connection = self._connect()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-
-    def request(
-        self, method: str, path: str, body: object = None, fresh: bool = False
-    ) -> tuple[int, bytes]:
-        """Send one request, timed; `fresh` uses a new connection (any worker may take it)."""
-        connection = self._connect() if fresh else self.connection
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        payload = json.dumps(body).encode() if body is not None else None
-        started = time.perf_counter()
-        try:
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            status, data = response.status, response.read()
-        except (OSError, http.client.HTTPException):
-            status, data = 0, b""
-            connection.close()
-            if not fresh:
-                self.connection = self._connect()
-        self.tally.add(time.perf_counter() - started, 200 <= status < 300)
-        if fresh:
-            connection.close()
-        return status, data
-
-
-def mixed_step(client: Client, users: list[str], items: list[str], rng: random.Random) -> None:
-    """One visitor action, drawn with the weights of a browsing session."""
-    user = rng.choice(users)
-    roll = rng.random()
-    if roll < 0.35:
-        client.request("GET", f"/recommendations?user_id={user}")
-    elif roll < 0.60:
-        client.request("GET", f"/movies?item_id={rng.choice(items)}")
-    elif roll < 0.85:
-        client.request("GET", f"/api/recommendations?user_id={user}&n=10")
-    else:
-        rate_and_check(client, user, rng)
-
-
-def rate_and_check(client: Client, user: str, rng: random.Random) -> None:
-    """Rate the top item of the user's list, then read the list again through any worker."""
-    path = f"/api/recommendations?user_id={user}&n=10"
-    status, data = client.request("GET", path)
-    if status != 200 or not json.loads(data)["items"]:
-        return
-    top = json.loads(data)["items"][0]["item_id"]
-    rating = {"user_id": user, "item_id": top, "rating": rng.choice([1, 3, 5])}
-    status, _data = client.request("POST", "/api/ratings", rating)
-    if status != 201:
-        return
-    status, data = client.request("GET", path, fresh=True)
-    if status == 200:
-        shown = {item["item_id"] for item in json.loads(data)["items"]}
-        with client.tally.lock:
-            client.tally.checked += 1
-            client.tally.inconsistent += top in shown
-
-
-def run_load(
-    port: int, concurrency: int, total: int, seconds: float,
-    step: Callable[[Client, random.Random], None],
-) -> tuple[Tally, float]:
-    """`concurrency` clients doing `step` until `total` requests or `seconds` have passed."""
-    tally = Tally()
-    deadline = time.monotonic() + seconds
-
-    def visitor(seed: int) -> None:
-        rng = random.Random(seed)
-        client = Client(port, tally)
-        while len(tally.latencies) < total and time.monotonic() < deadline:
-            step(client, rng)
-        client.connection.close()
-
-    threads = [threading.Thread(target=visitor, args=(seed,)) for seed in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return tally, time.perf_counter() - started
-
-
-def summary(tally: Tally, elapsed: float) -> dict[str, float]:
-    ordered = sorted(tally.latencies)
-    return {
-        "requests": len(ordered),
-        "per_second": len(ordered) / elapsed,
-        "p50_ms": 1000 * ordered[len(ordered) // 2],
-        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        "errors": tally.errors, "inconsistent": tally.inconsistent, "checked": tally.checked,
-    }
 
 
 # --- the measurements ------------------------------------------------------------------------
 
 
-def data_ids() -> tuple[list[str], list[str]]:
-    with RATINGS.open(newline="") as handle:
-        users = sorted({row["USER_ID"] for row in csv.DictReader(handle)})
-    with ITEMS.open(newline="") as handle:
-        items = [row["ITEM_ID"] for row in csv.DictReader(handle)]
-    return users, items
+# The app's settings in every measurement; no rate limits, since one address sends it all.
+SETTINGS = {"RATINGS_PATH": RATINGS, "ITEMS_PATH": ITEMS, "SECRET_KEY": "bench",
+            "RATE_LIMIT_WRITES": "", "RATE_LIMIT_READS": "", "RATE_LIMIT_NEW_USERS": ""}
 
 
 def server(work: Path, name: str, app: str | None = None, **settings: object) -> Gunicorn:
-    base = {"RATINGS_PATH": RATINGS, "ITEMS_PATH": ITEMS, "SECRET_KEY": "bench",
-            "RATE_LIMIT_WRITES": "", "RATE_LIMIT_READS": "", "RATE_LIMIT_NEW_USERS": ""}
-    return Gunicorn({**base, **settings}, work / name, app=app)
+    return Gunicorn({**SETTINGS, **settings}, work / name, app=app)
+
+
+def measure_ceiling(work: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """(CPU seconds per request of the mix in this process, the requests/s that allows).
+
+    The app called through Flask's test client, one request after another: no server, no
+    socket, no load generator. No server can serve the mix faster than the cores divided by
+    that cost, so it is the ceiling that the served throughput is compared with.
+    """
+    from app import create_app  # the app's modules, on the path from _common
+
+    app = create_app(SETTINGS, instance_path=str(work / "in-process"))
+    app.extensions["movies"].warm_up()
+    users, items = data_ids()
+    client, rng = InProcessClient(app, Tally()), random.Random(0)
+    while len(client.tally.latencies) < 100:  # warm, as the served app is by its warm-up
+        mixed_step(client, users, items, rng)
+    client.tally = Tally()
+    started = time.process_time()
+    while len(client.tally.latencies) < args.requests:
+        mixed_step(client, users, items, rng)
+    per_request = (time.process_time() - started) / len(client.tally.latencies)
+    assert client.tally.errors == 0
+    return per_request, len(os.sched_getaffinity(0)) / per_request
 
 
 def measure_load(work: Path, args: argparse.Namespace) -> list[tuple[str, int, dict]]:
@@ -261,7 +171,7 @@ def measure_slow_clients(work: Path) -> tuple[float, float]:
 # --- the report ------------------------------------------------------------------------------
 
 
-def print_report(load: list, memory: dict, fresh: tuple, slow: tuple) -> None:
+def print_report(load: list, ceiling: tuple, memory: dict, fresh: tuple, slow: tuple) -> None:
     print(f"{'server':>6} {'conc.':>5} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
           f" {'errors':>6} {'stale reads':>11}")
     for label, concurrency, row in load:
@@ -269,9 +179,13 @@ def print_report(load: list, memory: dict, fresh: tuple, slow: tuple) -> None:
         print(f"{label:>6} {concurrency:>5} {row['requests']:>8} {row['per_second']:>7.0f} "
               f"{row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6} {stale:>11}")
     rates = {(label, concurrency): row["per_second"] for label, concurrency, row in load}
+    per_request, most = ceiling
+    print(f"ceiling: the mix costs {1000 * per_request:.2f} ms of CPU a request in one process, "
+          f"so {len(os.sched_getaffinity(0))} cores serve at most {most:.0f} req/s")
     for concurrency in CONCURRENCY:
-        share = rates[("app", concurrency)] / rates[("bare", concurrency)]
-        print(f"app / bare page at concurrency {concurrency}: {share:.0%}")
+        app, bare = rates[("app", concurrency)], rates[("bare", concurrency)]
+        print(f"at concurrency {concurrency}: app / bare page {app / bare:.0%}, ceiling / bare "
+              f"page {most / bare:.0%}, app / ceiling {app / most:.0%}")
     print(f"memory (PSS, master + workers): 1 worker {memory[1] / 1024:.0f} MB, "
           f"4 workers {memory[4] / 1024:.0f} MB: {memory[4] / memory[1]:.2f}x")
     first, hundredth, steady = (1000 * seconds for seconds in fresh)
@@ -291,9 +205,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
         work = Path(folder)
         print("load, memory, a fresh worker, slow clients …", file=sys.stderr)
-        load, memory = measure_load(work, args), measure_memory(work, args)
-        fresh, slow = measure_fresh_worker(work), measure_slow_clients(work)
-    print_report(load, memory, fresh, slow)
+        load, ceiling = measure_load(work, args), measure_ceiling(work, args)
+        memory, fresh = measure_memory(work, args), measure_fresh_worker(work)
+        slow = measure_slow_clients(work)
+    print_report(load, ceiling, memory, fresh, slow)
 
 
 if __name__ == "__main__":
