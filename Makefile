@@ -62,7 +62,7 @@ lint: $(DEV_STAMP)
 # shared machine; the thread limits keep each one on a single core (and its CPU-time limit
 # meaningful).
 ENGINE_MUTANTS := recommend popular _codes _top _in_genre
-MUTANTS ?= inputs.* services.* personalize.* omdb.* pages.* api.* \
+MUTANTS ?= inputs.* services.* personalize.* omdb.* pages.* card_parts.* api.* \
 	recommender.users.* recommender.ranking.* \
 	$(foreach method,$(ENGINE_MUTANTS),recommender.base.x*ǁ$(method)__mutmut_*)
 # The score counts a timeout as killed, and a mutant no selected test reaches as survived.
