@@ -132,13 +132,10 @@ class PageLinks:
         return f"{url}&user_id={_query_value(user_id)}" if user_id else url
 
     def rating_form(self, user_id: str) -> RatingForm:
-        """The rating form's shared part for cards rated as `user_id` (escaped by Markup)."""
+        """The rating form's shared part for cards rated as `user_id`."""
         if user_id not in self._rating_forms:
-            fields = Markup(
-                '<input type="hidden" name="csrf_token" value="{}">\n'
-                '        <input type="hidden" name="user_id" value="{}">\n'
-                '        <input type="hidden" name="next" value="{}">'
-            ).format(csrf_token(), user_id, self.here)
+            card = current_app.jinja_env.get_template("_card.html").module
+            fields = card.form_fields(csrf_token(), user_id, self.here)
             self._rating_forms[user_id] = RatingForm(self.rate, fields)
         return self._rating_forms[user_id]
 
