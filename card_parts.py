@@ -94,7 +94,7 @@ class CardParts:
         )
         visitor = {
             "movie_url": escape(links.movie(card.movie.item_id, rate_as)),
-            "reason": escape(card.reason) if shows_reason else "",
+            "reason": escape(card.reason or ""),  # placed only where the card shows one
             "form_fields": form.fields if form else "",
         }
         markup, names = pieces[0::2], pieces[1::2]  # they alternate: markup, a marker's name, ...

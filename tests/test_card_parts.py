@@ -4,6 +4,7 @@ stale, and escaped in every part."""
 import pytest
 from flask import session
 
+from card_parts import CARDS_KEPT
 from dataset import Movie
 from omdb import MovieDetails
 from pages import Card
@@ -105,3 +106,31 @@ def test_text_that_looks_like_a_marker_is_only_text(app, parts):
 def test_a_card_without_a_reason_has_no_reason_line(app, parts):
     render(app, parts, [Card(HEAT, reason="Because you rated Ronin")], rate_as="1")
     assert 'class="reason"' not in render(app, parts, [Card(HEAT)], rate_as="1")
+
+
+def test_cards_without_a_user_to_rate_as_have_no_form(app, parts):
+    html = render(app, parts, [Card(HEAT, reason="Because you rated Ronin")])
+    assert "<form" not in html and "csrf_token" not in html
+    assert "Because you rated Ronin" in html and 'href="/movies?item_id=6"' in html
+
+
+def test_a_list_without_forms_starts_no_session(app, parts):
+    with app.test_request_context("/recommendations?user_id=1"):
+        parts.cards([Card(HEAT, rating=4)], compact=True)
+        parts.cards([Card(HEAT)], rate_as="1", compact=True)
+        assert "csrf" not in session
+
+
+def test_a_list_is_its_cards_one_after_another(app, parts):
+    ronin = Movie("7", "Ronin", 1998)
+    with app.test_request_context("/recommendations?user_id=1"):  # one session, one token
+        alone = [str(parts.cards([Card(movie)], rate_as="1")) for movie in (HEAT, ronin)]
+        both = str(parts.cards([Card(HEAT), Card(ronin)], rate_as="1"))
+    assert both == "".join(alone)
+
+
+def test_the_kept_cards_are_bounded(app, parts):
+    many = [Card(Movie(str(number), f"Film {number}")) for number in range(CARDS_KEPT + 5)]
+    render(app, parts, many, compact=True)
+    info = parts._pieces.cache_info()
+    assert info.maxsize == CARDS_KEPT and info.currsize == CARDS_KEPT

@@ -124,6 +124,13 @@ def test_rating_needs_the_forms_csrf_token(client):
     assert message in response.get_data(as_text=True)
 
 
+def test_a_form_from_an_earlier_page_still_works_after_opening_another(client):
+    token = csrf_of(client)  # the results page, in one tab
+    assert csrf_of(client, "/movies?item_id=h4&user_id=3") == token  # a movie page, in another
+    form = {"csrf_token": token, "user_id": "3", "item_id": "h4", "rating": "5"}
+    assert client.post("/ratings", data=form).status_code == 303
+
+
 def stored_ratings(client) -> int:
     return len(client.application.extensions["movies"].store)
 
