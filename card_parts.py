@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from flask import Flask
+from jinja2 import Template
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
@@ -77,13 +78,25 @@ class CardParts:
         """The cards of a list; `rate_as`, a user ID, gives each card a rating form."""
         links = self._links()
         form = links.rating_form(rate_as) if rate_as and not compact else None
-        return Markup("").join(self._card(card, links, compact, rate_as, form) for card in cards)
+        # Asked for each list: with template reloading on (debug), an edited _card.html is a
+        # new Template, and so a new key below, rather than stale cards.
+        template = self._app.jinja_env.get_template("_card.html")
+        return Markup("").join(
+            self._card(template, card, links, compact, rate_as, form) for card in cards
+        )
 
     def _card(
-        self, card: Card, links: Links, compact: bool, rate_as: str | None, form: RatingForm | None
+        self,
+        template: Template,
+        card: Card,
+        links: Links,
+        compact: bool,
+        rate_as: str | None,
+        form: RatingForm | None,
     ) -> Markup:
         shows_reason = bool(card.reason) and not compact
         pieces = self._pieces(
+            template,
             card.movie,
             card.details,
             card.rating,
@@ -106,6 +119,7 @@ class CardParts:
 
     def _render_pieces(
         self,
+        template: Template,
         movie: Movie,
         details: MovieDetails | None,
         rating: float | None,
@@ -118,7 +132,7 @@ class CardParts:
         card = _CardShape(movie, details, rating)
         form = _FormShape(form_action, _slot("form_fields")) if form_action else None
         reason = _slot("reason") if shows_reason else None
-        macro = self._app.jinja_env.get_template("_card.html").module.card
+        macro = template.module.card
         html = str(macro(card, _slot("movie_url"), reason, placeholder, compact, form))
         return tuple(_MARKERS.split(html))
 

@@ -134,3 +134,16 @@ def test_the_kept_cards_are_bounded(app, parts):
     render(app, parts, many, compact=True)
     info = parts._pieces.cache_info()
     assert info.maxsize == CARDS_KEPT and info.currsize == CARDS_KEPT
+
+
+def test_with_template_reloading_an_edited_card_template_shows_at_once(app, parts):
+    from jinja2 import ChoiceLoader, DictLoader
+
+    edited = DictLoader({"_card.html": "{% macro card(card, movie_url, reason, placeholder, "
+                                       "compact, rating_form) %}first {{ card.movie.title }}"
+                                       "{% endmacro %}"})
+    app.jinja_env.loader = ChoiceLoader([edited, app.jinja_env.loader])
+    app.jinja_env.auto_reload = True  # as in debug mode
+    assert render(app, parts, [Card(HEAT)]).strip() == "first Heat"
+    edited.mapping["_card.html"] = edited.mapping["_card.html"].replace("first", "second")
+    assert render(app, parts, [Card(HEAT)]).strip() == "second Heat"
