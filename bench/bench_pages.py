@@ -136,6 +136,12 @@ def report(options: argparse.Namespace, pages: dict[int, bytes], median: dict[st
               f"{ms['results'] / ms['bare']:>5.2f}x {target:>7} {ms['unrendered']:>13.2f} "
               f"{ms['unrendered'] / ms['bare']:>5.2f}x {ms['results'] / ms['unrendered']:>19.2f}x "
               f"{ms['no limits']:>12.2f} {ms['results'] - ms['no limits']:>10.2f}")
+    for n in (size for size in options.sizes if size in TARGETS):
+        ms = {kind: median[f"{kind} {n}"] for kind in KINDS}
+        for floor in ("bare", "unrendered"):
+            ratio = ms["results"] / ms[floor]
+            verdict = "met" if ratio <= TARGETS[n] else "not met"
+            print(f"n={n}: results / {floor} {ratio:.2f}x, target {TARGETS[n]:.1f}x: {verdict}")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,10 @@ def print_report(load: list, ceiling: tuple, memory: dict, fresh: tuple, slow: t
         app, bare = rates[("app", concurrency)], rates[("bare", concurrency)]
         print(f"at concurrency {concurrency}: app / bare page {app / bare:.0%}, ceiling / bare "
               f"page {most / bare:.0%}, app / ceiling {app / most:.0%}")
+    app, bare = rates[("app", 8)], rates[("bare", 8)]
+    for floor, share in (("the bare page's", app / bare), ("the ceiling", app / most)):
+        verdict = "met" if share >= 0.5 else "not met"
+        print(f"target: at concurrency 8, >= 50% of {floor}: {share:.0%}, {verdict}")
     print(f"memory (PSS, master + workers): 1 worker {memory[1] / 1024:.0f} MB, "
           f"4 workers {memory[4] / 1024:.0f} MB: {memory[4] / memory[1]:.2f}x")
     first, hundredth, steady = (1000 * seconds for seconds in fresh)
