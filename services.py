@@ -125,13 +125,6 @@ class Services:
 
     # -- operations -----------------------------------------------------------------------
 
-    def known_user(self, user_id: str) -> bool | None:
-        """Whether the ratings (file or app) know this user; None without a ratings file."""
-        interactions = self.interactions
-        if interactions is None:
-            return None
-        return interactions.has_user(user_id) or bool(self.store.for_user(user_id))
-
     def history(self, user_id: str) -> list[Interaction]:
         """The user's ratings, oldest first: the file's, then the app's (a re-rating wins)."""
         interactions = self.interactions
