@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask
 from jinja2 import Template
@@ -47,21 +47,6 @@ class Links(Protocol):
     def movie(self, item_id: str, user_id: str | None = None) -> str: ...
 
     def rating_form(self, user_id: str) -> RatingForm: ...
-
-
-class _CardShape(NamedTuple):
-    """What the card template reads of a card (pages.Card), without the visitor's reason."""
-
-    movie: Movie
-    details: MovieDetails | None
-    rating: float | None
-
-
-class _FormShape(NamedTuple):
-    """What it reads of the rating form (pages.RatingForm), a marker for its fields."""
-
-    action: str
-    fields: Markup
 
 
 class CardParts:
@@ -129,12 +114,16 @@ class CardParts:
         placeholder: str,
     ) -> tuple[str, ...]:
         """The card rendered with markers, split at them: markup and markers' names in turn."""
-        card = _CardShape(movie, details, rating)
-        form = _FormShape(form_action, _slot("form_fields")) if form_action else None
-        reason = _slot("reason") if shows_reason else None
-        macro = template.module.card
-        html = str(macro(card, _slot("movie_url"), reason, placeholder, compact, form))
-        return tuple(_MARKERS.split(html))
+        html = template.module.card(
+            movie, details, rating,
+            movie_url=_slot("movie_url"),
+            reason=_slot("reason") if shows_reason else None,
+            placeholder=placeholder,
+            compact=compact,
+            form_action=form_action,
+            form_fields=_slot("form_fields") if form_action else None,
+        )
+        return tuple(_MARKERS.split(str(html)))
 
 
 def init_app(app: Flask, links: Callable[[], Links]) -> None:

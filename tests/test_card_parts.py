@@ -139,8 +139,9 @@ def test_the_kept_cards_are_bounded(app, parts):
 def test_with_template_reloading_an_edited_card_template_shows_at_once(app, parts):
     from jinja2 import ChoiceLoader, DictLoader
 
-    edited = DictLoader({"_card.html": "{% macro card(card, movie_url, reason, placeholder, "
-                                       "compact, rating_form) %}first {{ card.movie.title }}"
+    signature = ("movie, details, rating, movie_url, reason, placeholder, compact, form_action, "
+                 "form_fields")
+    edited = DictLoader({"_card.html": f"{{% macro card({signature}) %}}first {{{{ movie.title }}}}"
                                        "{% endmacro %}"})
     app.jinja_env.loader = ChoiceLoader([edited, app.jinja_env.loader])
     app.jinja_env.auto_reload = True  # as in debug mode
