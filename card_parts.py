@@ -121,7 +121,7 @@ class CardParts:
             placeholder=placeholder,
             compact=compact,
             form_action=form_action,
-            form_fields=_slot("form_fields") if form_action else None,
+            form_fields=_slot("form_fields"),  # shown only with a form_action
         )
         return tuple(_MARKERS.split(str(html)))
 
